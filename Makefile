@@ -1,0 +1,37 @@
+# Secret-Call: `make run` starts the app, `make test` sets up and runs the whole suite.
+PYTHON3 ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: run test setup setup-dev system-deps bench clean
+
+run: setup
+	$(PY) main.py $(ARGS)
+
+setup: $(VENV)/.runtime
+
+setup-dev: $(VENV)/.dev system-deps
+
+test: setup-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup-dev
+	$(PY) -m bench $(ARGS)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+$(PY):
+	$(PYTHON3) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements-dev.txt requirements.txt $(VENV)/.runtime
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache

@@ -1,0 +1,145 @@
+"""Server configuration: defaults, environment variables and validation."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import secrets
+from dataclasses import dataclass, replace
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8790
+DEFAULT_CAPACITY = 2
+MAX_CAPACITY = 50
+DEFAULT_RATE_LIMIT = 50.0
+GUI_DEFAULT_TOKEN = "123"
+TUNNELS = ("none", "localhost.run", "cloudflared")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class ConfigError(ValueError):
+    """A setting has an invalid value; str() names the setting in one line."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the server needs to run, already validated."""
+
+    token: str
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    capacity: int = DEFAULT_CAPACITY
+    allowed_origins: tuple[str, ...] = ()
+    ice_servers: tuple[dict[str, Any], ...] = ()
+    admin_status: bool = False
+    status_secret: str | None = None
+    rate_limit: float = DEFAULT_RATE_LIMIT
+    tunnel: str = "none"
+    log_level: str = "info"
+
+    def with_changes(self, **changes: Any) -> "Config":
+        """A copy with some fields replaced, validated again."""
+        return validate(replace(self, **changes))
+
+
+def generate_token() -> str:
+    """A random URL-safe room token with 144 bits of entropy."""
+    return secrets.token_urlsafe(18)
+
+
+def parse_ice_servers(text: str) -> tuple[dict[str, Any], ...]:
+    """Parse ICE_SERVERS: a JSON list of RTCIceServer objects, each with "urls"."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ConfigError("ICE_SERVERS is not valid JSON: expected a list such as "
+                          '[{"urls": "stun:stun.example.org:3478"}]') from None
+    if not isinstance(value, list):
+        raise ConfigError("ICE_SERVERS must be a JSON list of objects with \"urls\"")
+    servers = []
+    for index, server in enumerate(value):
+        if not isinstance(server, dict) or "urls" not in server:
+            raise ConfigError(f"ICE_SERVERS[{index}] must be an object with \"urls\"")
+        urls = server["urls"]
+        url_list = [urls] if isinstance(urls, str) else urls
+        if not isinstance(url_list, list) or not url_list or not all(
+                isinstance(u, str) and u.split(":", 1)[0] in ("stun", "stuns", "turn", "turns")
+                for u in url_list):
+            raise ConfigError(f"ICE_SERVERS[{index}].urls must be stun:, stuns:, turn: or turns: URLs")
+        for key in ("username", "credential"):
+            if key in server and not isinstance(server[key], str):
+                raise ConfigError(f"ICE_SERVERS[{index}].{key} must be a string")
+        servers.append(server)
+    return tuple(servers)
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    """Parse ALLOWED_ORIGINS: comma-separated exact origins, or "*"."""
+    origins = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        if item != "*":
+            parts = urlsplit(item)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+                raise ConfigError(f"ALLOWED_ORIGINS entry {item!r} is not an origin such as https://example.org")
+            item = f"{parts.scheme}://{parts.netloc}".lower()
+        origins.append(item)
+    return tuple(origins)
+
+
+def parse_bool(name: str, text: str) -> bool:
+    """Parse a yes/no environment variable."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0, not {text!r}")
+
+
+def validate(config: Config) -> Config:
+    """Check every field; raise ConfigError naming the first bad one."""
+    if not 1 <= config.port <= 65535:
+        raise ConfigError(f"--port must be between 1 and 65535, not {config.port}")
+    if not 2 <= config.capacity <= MAX_CAPACITY:
+        raise ConfigError(f"--capacity must be between 2 and {MAX_CAPACITY}, not {config.capacity}")
+    if not config.token:
+        raise ConfigError("the room token must not be empty")
+    if len(config.token.encode()) > 256:
+        raise ConfigError("the room token must be at most 256 bytes")
+    if config.rate_limit < 0:
+        raise ConfigError("--rate-limit must be 0 (off) or a positive number of messages per second")
+    if config.tunnel not in TUNNELS:
+        raise ConfigError(f"--tunnel must be one of {', '.join(TUNNELS)}")
+    if config.log_level not in LOG_LEVELS:
+        raise ConfigError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
+    try:
+        ipaddress.ip_address(config.host)
+    except ValueError:
+        if config.host != "localhost":
+            raise ConfigError(f"--host must be an IP address such as 127.0.0.1, not {config.host!r}") from None
+    return config
+
+
+def from_environment(env: Mapping[str, str], *, token: str | None = None, **overrides: Any) -> Config:
+    """Build a Config from the environment; keyword overrides (flags) win over it.
+
+    Precedence is flag > environment > caller default: `token` is the flag value,
+    and when neither it nor ROOM_TOKEN is set a random token is generated.
+    """
+    chosen = token or env.get("ROOM_TOKEN") or overrides.pop("default_token", None) or generate_token()
+    overrides.pop("default_token", None)
+    return validate(Config(
+        token=chosen,
+        allowed_origins=parse_origins(env.get("ALLOWED_ORIGINS", "")),
+        ice_servers=parse_ice_servers(env["ICE_SERVERS"]) if env.get("ICE_SERVERS", "").strip() else (),
+        admin_status=parse_bool("ADMIN_STATUS", env.get("ADMIN_STATUS", "")),
+        status_secret=env.get("STATUS_SECRET") or None,
+        **{key: value for key, value in overrides.items() if value is not None},
+    ))

@@ -1,0 +1,740 @@
+"""Signaling core: the pure Room (protocol v1), its WebSocket adapter, and the aiohttp app."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import time
+import unicodedata
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol
+from urllib.parse import quote
+
+from aiohttp import WSMsgType, web
+
+from config import Config
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+MAX_NAME = 32
+MAX_CHAT = 2000
+MAX_SDP = 60_000
+MAX_MENTIONS = 50
+
+# Close codes (documented in docs/PROTOCOL.md).
+CLOSE_GOING_AWAY = 1001
+CLOSE_UNSUPPORTED = 1003
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_BROWSER_ONLY = 4400
+CLOSE_UNAUTHORIZED = 4401
+
+ERROR_MESSAGES = {
+    "bad-json": "The message is not valid JSON.",
+    "bad-message": "A field of the message is missing or has the wrong type.",
+    "unknown-type": "The message type is unknown.",
+    "bad-name": "A name must be 1 to 32 characters with no control characters.",
+    "not-joined": "Join the call first.",
+    "unknown-peer": "That participant is not in the call.",
+    "too-long": "The message is too long.",
+    "rate-limited": "Too many messages; slow down.",
+    "unauthorized": "The room token is wrong.",
+}
+
+# Bidirectional overrides and isolates let a name disguise itself or the text around it.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
+class Peer(Protocol):
+    """One connected socket as the room sees it."""
+
+    def send(self, message: dict[str, Any]) -> None: ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class UserError(Exception):
+    """A message the room refuses; the sender gets an error reply and stays connected."""
+
+    def __init__(self, code: str, detail: str | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail or ERROR_MESSAGES[code]
+
+
+class TokenBucket:
+    """A token bucket: `rate` tokens per second, holding at most `burst`."""
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float]) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.clock = clock
+        self.stamp = clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Per-socket limits: a sustained rate with a burst, and how much excess is tolerated."""
+
+    rate: float = 50.0
+    burst: float = 400.0
+    excess_burst: float = 50.0
+    excess_rate: float = 5.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0
+
+    @classmethod
+    def per_second(cls, rate: float) -> "RateLimit":
+        return cls(rate=rate, burst=max(400.0, rate * 8))
+
+
+@dataclass
+class Member:
+    """A connected socket: in the lobby while `name` is None, a participant otherwise."""
+
+    id: str
+    peer: Peer
+    limiter: TokenBucket | None
+    patience: TokenBucket | None
+    name: str | None = None
+    joined_at: int = 0
+
+    @property
+    def joined(self) -> bool:
+        return self.name is not None
+
+
+def clean_name(value: Any) -> str:
+    """Trim and check a display name; raise bad-name."""
+    if not isinstance(value, str):
+        raise UserError("bad-message", "name must be a string.")
+    name = value.strip()
+    if not 1 <= len(name) <= MAX_NAME:
+        raise UserError("bad-name")
+    for char in name:
+        if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") or char in _BIDI_CONTROLS:
+            raise UserError("bad-name")
+    return name
+
+
+def clean_candidate(value: Any) -> dict[str, Any] | None:
+    """Keep only the RTCIceCandidateInit fields, each with its right type."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("candidate"), str):
+        raise UserError("bad-message", "candidate must be an object with a string \"candidate\", or null.")
+    if len(value["candidate"]) > 2048:
+        raise UserError("too-long")
+    clean: dict[str, Any] = {"candidate": value["candidate"]}
+    for key, kinds in (("sdpMid", (str, type(None))), ("sdpMLineIndex", (int, type(None))),
+                       ("usernameFragment", (str, type(None)))):
+        if key in value:
+            if not isinstance(value[key], kinds) or isinstance(value[key], bool):
+                raise UserError("bad-message", f"candidate.{key} has the wrong type.")
+            clean[key] = value[key]
+    return clean
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(name)
+
+
+class Room:
+    """One call: who is connected, who is in the call, and what goes to whom."""
+
+    def __init__(self, capacity: int, ice_servers: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
+                 *, rate_limit: RateLimit = RateLimit(), clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.capacity = capacity
+        self.ice_servers = list(ice_servers)
+        self.rate_limit = rate_limit
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.members: dict[str, Member] = {}
+        self.messages_relayed = 0
+        self._join_counter = 0
+        self._handlers: dict[str, Callable[[Member, dict[str, Any]], None]] = {
+            "name": self._on_name,
+            "leave": self._on_leave,
+            "offer": self._on_description,
+            "answer": self._on_description,
+            "ice": self._on_ice,
+            "chat": self._on_chat,
+        }
+
+    @property
+    def message_types(self) -> list[str]:
+        """The client-to-server message types this room accepts."""
+        return list(self._handlers)
+
+    @property
+    def participants(self) -> list[Member]:
+        return sorted((m for m in self.members.values() if m.joined), key=lambda m: m.joined_at)
+
+    def roster(self) -> list[dict[str, str]]:
+        return [{"id": m.id, "name": m.name or ""} for m in self.participants]
+
+    # -- connection life cycle -------------------------------------------------
+
+    def connect(self, peer: Peer) -> str:
+        """Admit a socket to the lobby and greet it; return its id."""
+        member_id = secrets.token_hex(4)
+        while member_id in self.members:
+            member_id = secrets.token_hex(4)
+        limiter = patience = None
+        if self.rate_limit.enabled:
+            limiter = TokenBucket(self.rate_limit.rate, self.rate_limit.burst, self.clock)
+            patience = TokenBucket(self.rate_limit.excess_rate, self.rate_limit.excess_burst, self.clock)
+        self.members[member_id] = Member(member_id, peer, limiter, patience)
+        peer.send({"type": "hello", "version": PROTOCOL_VERSION, "id": member_id, "roster": self.roster(),
+                   "capacity": self.capacity, "iceServers": self.ice_servers})
+        logger.info("peer %s connected (%d connections)", member_id, len(self.members))
+        return member_id
+
+    def disconnect(self, member_id: str) -> None:
+        """Forget a socket; if it was in the call, everyone sees it leave."""
+        member = self.members.pop(member_id, None)
+        if member is None:
+            return
+        logger.info("peer %s disconnected", member_id)
+        if member.joined:
+            self._broadcast_roster()
+
+    # -- incoming messages -------------------------------------------------------
+
+    def receive(self, member_id: str, text: str) -> None:
+        """Handle one text frame from a socket. Never raises for bad input."""
+        member = self.members.get(member_id)
+        if member is None:
+            return
+        if member.limiter is not None and not member.limiter.take():
+            assert member.patience is not None
+            if member.patience.take():
+                self._error(member, "rate-limited")
+            else:
+                logger.warning("peer %s closed for flooding", member_id)
+                member.peer.close(CLOSE_POLICY, "flooding")
+                self.disconnect(member_id)
+            return
+        try:
+            message = json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            self._error(member, "bad-json")
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            self._error(member, "bad-message", "A message is a JSON object with a string \"type\".")
+            return
+        handler = self._handlers.get(message["type"])
+        if handler is None:
+            self._error(member, "unknown-type", f"Unknown message type {message['type'][:40]!r}.")
+            return
+        try:
+            handler(member, message)
+        except UserError as error:
+            self._error(member, error.code, error.detail)
+
+    def _error(self, member: Member, code: str, detail: str | None = None) -> None:
+        member.peer.send({"type": "error", "code": code, "message": detail or ERROR_MESSAGES[code]})
+
+    def _on_name(self, member: Member, message: dict[str, Any]) -> None:
+        name = clean_name(message.get("name"))
+        if not member.joined:
+            if len(self.participants) >= self.capacity:
+                member.peer.send({"type": "full", "capacity": self.capacity})
+                return
+            self._join_counter += 1
+            member.joined_at = self._join_counter
+            logger.info("peer %s joined the call", member.id)
+        member.name = name
+        self._broadcast_roster()
+
+    def _on_leave(self, member: Member, message: dict[str, Any]) -> None:
+        self._require_joined(member)
+        member.name = None
+        logger.info("peer %s left the call", member.id)
+        self._broadcast_roster()
+
+    def _on_description(self, member: Member, message: dict[str, Any]) -> None:
+        sdp = message.get("sdp")
+        if not isinstance(sdp, str):
+            raise UserError("bad-message", "sdp must be a string.")
+        if len(sdp) > MAX_SDP:
+            raise UserError("too-long")
+        self._relay(member, message, {"sdp": sdp})
+
+    def _on_ice(self, member: Member, message: dict[str, Any]) -> None:
+        if "candidate" not in message:
+            raise UserError("bad-message", "candidate is missing (null ends the candidates).")
+        self._relay(member, message, {"candidate": clean_candidate(message["candidate"])})
+
+    def _on_chat(self, member: Member, message: dict[str, Any]) -> None:
+        text, mentions = message.get("text"), message.get("mentions", [])
+        if not isinstance(text, str) or not isinstance(mentions, list) or not all(
+                isinstance(m, str) for m in mentions):
+            raise UserError("bad-message", "chat needs a string text and a list of id strings as mentions.")
+        self._require_joined(member)
+        text = text.strip()
+        if not text:
+            raise UserError("bad-message", "The message is empty.")
+        if len(text) > MAX_CHAT:
+            raise UserError("too-long", f"A chat message is at most {MAX_CHAT} characters.")
+        participants = self.participants
+        known = {m.id for m in participants}
+        mentioned = list(dict.fromkeys(m for m in mentions[:MAX_MENTIONS] if m in known))
+        out = {"type": "chat", "from": member.id, "name": member.name, "text": text,
+               "mentions": mentioned, "ts": int(self.wall_clock() * 1000)}
+        for other in participants:
+            other.peer.send(out)
+        self.messages_relayed += 1
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _require_joined(self, member: Member) -> None:
+        if not member.joined:
+            raise UserError("not-joined")
+
+    def _relay(self, member: Member, message: dict[str, Any], payload: dict[str, Any]) -> None:
+        target_id = message.get("to")
+        if not isinstance(target_id, str):
+            raise UserError("bad-message", "to must be a participant id string.")
+        self._require_joined(member)
+        target = self.members.get(target_id)
+        if target is None or not target.joined or target is member:
+            raise UserError("unknown-peer")
+        target.peer.send({"type": message["type"], "from": member.id, "to": target_id, **payload})
+        self.messages_relayed += 1
+
+    def _broadcast_roster(self) -> None:
+        out = {"type": "roster", "roster": self.roster()}
+        for other in list(self.members.values()):
+            other.peer.send(out)
+
+
+# -- access control ------------------------------------------------------------------
+
+class FailureCounter:
+    """Counts failed token attempts per client address over a sliding window."""
+
+    def __init__(self, limit: int = 20, window: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                 max_addresses: int = 10_000) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self.max_addresses = max_addresses
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, address: str) -> deque[float]:
+        stamps = self._failures.get(address, deque())
+        horizon = self.clock() - self.window
+        while stamps and stamps[0] <= horizon:
+            stamps.popleft()
+        if not stamps:
+            self._failures.pop(address, None)
+        return stamps
+
+    def record(self, address: str) -> None:
+        stamps = self._recent(address)
+        if address not in self._failures and len(self._failures) >= self.max_addresses:
+            self._failures.pop(next(iter(self._failures)))
+        stamps.append(self.clock())
+        self._failures[address] = stamps
+
+    def blocked(self, address: str) -> bool:
+        return len(self._recent(address)) >= self.limit
+
+
+class OriginPolicy:
+    """Which page origins may open /ws: the request's own, the configured ones, the tunnel's."""
+
+    def __init__(self, allowed: Iterable[str] = ()) -> None:
+        allowed = set(allowed)
+        self.any = "*" in allowed
+        self.allowed = {origin.lower() for origin in allowed if origin != "*"}
+        self.extra: set[str] = set()
+
+    def add(self, origin: str) -> None:
+        self.extra.add(origin.lower().rstrip("/"))
+
+    def remove(self, origin: str) -> None:
+        self.extra.discard(origin.lower().rstrip("/"))
+
+    def allows(self, origin: str, own_origin: str) -> bool:
+        origin = origin.lower()
+        return self.any or origin == own_origin.lower() or origin in self.allowed or origin in self.extra
+
+
+def decode_token(offered: list[str]) -> bytes | None:
+    """The token from an `auth.<base64url>` subprotocol entry, or None."""
+    for entry in offered:
+        if entry.startswith(AUTH_PREFIX):
+            data = entry[len(AUTH_PREFIX):]
+            try:
+                return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+            except (binascii.Error, ValueError):
+                return None
+    return None
+
+
+def token_matches(offered: list[str], token: str) -> bool:
+    """Constant-time comparison of the offered token with the room's."""
+    given = decode_token(offered)
+    return hmac.compare_digest(given if given is not None else b"\0" * 32, token.encode())
+
+
+def is_browser(user_agent: str) -> bool:
+    """Browsers all send a Mozilla/5.0 product token; other agents are refused."""
+    return user_agent.startswith("Mozilla/5.0")
+
+
+def is_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+# -- WebSocket adapter -------------------------------------------------------------------
+
+SUBPROTOCOL = "secret-call.v1"
+AUTH_PREFIX = "auth."
+MAX_FRAME = 64 * 1024
+SEND_QUEUE_LIMIT = 4096
+_CLOSE = object()
+
+
+class SocketPeer:
+    """The Room's Peer over an aiohttp WebSocket: a queue and one writer task keep frames in order."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.member_id = ""
+        self.closing = False
+        self._close: tuple[int, str] = (CLOSE_GOING_AWAY, "")
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self.writer = asyncio.create_task(self._write())
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.closing:
+            return
+        if self._queue.qsize() >= SEND_QUEUE_LIMIT:
+            logger.warning("peer %s reads too slowly; closing it", self.member_id)
+            self.close(CLOSE_POLICY, "too slow")
+            return
+        self._queue.put_nowait(json.dumps(message, ensure_ascii=False, separators=(",", ":")))
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self._close = (code, reason)
+        self._queue.put_nowait(_CLOSE)
+
+    async def _write(self) -> None:
+        try:
+            while True:
+                item = await self._queue.get()
+                if item is _CLOSE:
+                    code, reason = self._close
+                    await self.ws.close(code=code, message=reason.encode())
+                    return
+                assert isinstance(item, str)
+                await self.ws.send_str(item)
+        except (ConnectionError, RuntimeError) as error:
+            logger.debug("peer %s: write failed: %s", self.member_id, error)
+
+    async def finish(self, timeout: float = 2.0) -> None:
+        """Flush what is queued (a pending close included), then stop the writer."""
+        if not self.writer.done():
+            self.close(CLOSE_GOING_AWAY, "")
+            try:
+                await asyncio.wait_for(self.writer, timeout)
+            except asyncio.TimeoutError:
+                self.writer.cancel()
+
+
+async def reject(request: web.Request, message: dict[str, Any], code: int) -> web.WebSocketResponse:
+    """Accept the upgrade only to say why, then close: a browser cannot read an HTTP status."""
+    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,))
+    await ws.prepare(request)
+    await ws.send_str(json.dumps(message))
+    await ws.close(code=code, message=message.get("code", message["type"]).encode())
+    return ws
+
+
+async def websocket_handler(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    origin = request.headers.get("Origin")
+    own_origin = f"{request.scheme}://{request.host}"
+    if origin is not None and not state.origins.allows(origin, own_origin):
+        logger.warning("refused /ws from a foreign origin %s", origin[:100])
+        raise web.HTTPForbidden(text="This origin may not connect. Add it to ALLOWED_ORIGINS.\n")
+    address = request.remote or "?"
+    if state.auth_failures.blocked(address):
+        raise web.HTTPTooManyRequests(text="Too many wrong tokens; wait a minute.\n")
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    if SUBPROTOCOL not in offered:
+        raise web.HTTPBadRequest(text=f"Offer the {SUBPROTOCOL} WebSocket subprotocol.\n")
+    if not token_matches(offered, state.config.token):
+        state.auth_failures.record(address)
+        logger.warning("refused a wrong room token from %s", address)
+        return await reject(request, {"type": "error", "code": "unauthorized",
+                                      "message": ERROR_MESSAGES["unauthorized"]}, CLOSE_UNAUTHORIZED)
+    if not is_browser(request.headers.get("User-Agent", "")):
+        return await reject(request, {"type": "browser-only",
+                                      "message": "Open this link in a web browser."}, CLOSE_BROWSER_ONLY)
+
+    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), max_msg_size=MAX_FRAME)
+    await ws.prepare(request)
+    peer = SocketPeer(ws)
+    state.sockets.add(peer)
+    room = state.room
+    peer.member_id = member_id = room.connect(peer)
+    try:
+        async for frame in ws:
+            if frame.type == WSMsgType.TEXT:
+                room.receive(member_id, frame.data)
+            elif frame.type == WSMsgType.BINARY:
+                logger.info("peer %s sent a binary frame; closing", member_id)
+                peer.close(CLOSE_UNSUPPORTED, "binary frames are not supported")
+    finally:
+        room.disconnect(member_id)
+        state.sockets.discard(peer)
+        await peer.finish()
+    return ws
+
+
+# -- HTTP --------------------------------------------------------------------------------
+
+FRONTEND_ROOT = Path(__file__).resolve().parent
+FRONTEND_FILES = ("index.html", "app.js", "style.css", "icon.svg")
+FRONTEND_DIRS = {"js": ".js", "locales": ".json"}
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".json": "application/json; charset=utf-8",
+}
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self'",
+    "connect-src 'self'", "media-src 'self'", "manifest-src 'self'",
+    "frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'",
+))
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "microphone=(self), camera=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+HSTS = "max-age=63072000; includeSubDomains"
+
+
+def frontend_files(root: Path) -> dict[str, Path]:
+    """The allow-list of URL paths the server serves, mapped to files."""
+    files = {name: root / name for name in FRONTEND_FILES if (root / name).is_file()}
+    for folder, suffix in FRONTEND_DIRS.items():
+        for path in sorted((root / folder).glob(f"*{suffix}")):
+            if path.is_file() and not path.is_symlink():
+                files[f"{folder}/{path.name}"] = path
+    return files
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Adds the security headers to every response, errors and upgrades included."""
+    response.headers.update(SECURITY_HEADERS)
+    response.headers["Server"] = "Secret-Call"
+    if request.secure:
+        response.headers["Strict-Transport-Security"] = HSTS
+
+
+async def static_handler(request: web.Request) -> web.StreamResponse:
+    name = request.match_info.get("name") or "index.html"
+    path = request.app[STATE].files.get(name)
+    if path is None:
+        raise web.HTTPNotFound(text="Not found.\n")
+    return web.FileResponse(path, headers={"Content-Type": CONTENT_TYPES[path.suffix],
+                                           "Cache-Control": "no-cache"})
+
+
+async def health_handler(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def status_handler(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    config = state.config
+    if not config.admin_status:
+        raise web.HTTPNotFound(text="Not found.\n")
+    if config.status_secret:
+        given = request.headers.get("X-Status-Secret", "").encode()
+        if not hmac.compare_digest(given, config.status_secret.encode()):
+            raise web.HTTPForbidden(text="Wrong or missing X-Status-Secret.\n")
+    elif not is_loopback(request.remote):
+        raise web.HTTPForbidden(text="Without STATUS_SECRET, /status answers loopback clients only.\n")
+    room = state.room
+    return web.json_response({
+        "participants": len(room.participants),
+        "connections": len(room.members),
+        "capacity": room.capacity,
+        "uptime_s": round(time.monotonic() - state.started, 1),
+        "messages_relayed": room.messages_relayed,
+    })
+
+
+@dataclass
+class ServerState:
+    """Everything one running app holds: its config, its room and its open sockets."""
+
+    config: Config
+    room: Room
+    origins: OriginPolicy
+    auth_failures: FailureCounter
+    files: dict[str, Path]
+    sockets: set[SocketPeer]
+    started: float
+
+
+STATE = web.AppKey("state", ServerState)
+
+
+async def close_sockets(app: web.Application) -> None:
+    """On shutdown, every socket gets a 1001 close frame."""
+    peers = list(app[STATE].sockets)
+    for peer in peers:
+        peer.close(CLOSE_GOING_AWAY, "server shutting down")
+    if peers:
+        await asyncio.wait([peer.writer for peer in peers], timeout=1.5)
+
+
+def create_app(config: Config, *, frontend_root: Path = FRONTEND_ROOT) -> web.Application:
+    """The aiohttp application: routes, security headers and shutdown hook."""
+    app = web.Application(client_max_size=64 * 1024)
+    app[STATE] = ServerState(
+        config=config,
+        room=Room(config.capacity, config.ice_servers, rate_limit=RateLimit.per_second(config.rate_limit)),
+        origins=OriginPolicy(config.allowed_origins),
+        auth_failures=FailureCounter(),
+        files=frontend_files(frontend_root),
+        sockets=set(),
+        started=time.monotonic(),
+    )
+    app.on_response_prepare.append(security_headers)
+    app.on_shutdown.append(close_sockets)
+    app.router.add_get("/ws", websocket_handler)
+    app.router.add_get("/healthz", health_handler)
+    app.router.add_get("/status", status_handler)
+    app.router.add_get("/", static_handler)
+    app.router.add_get("/{name:.+}", static_handler)
+    return app
+
+
+# -- running it ----------------------------------------------------------------------------
+
+class ServerError(RuntimeError):
+    """The server could not start; str() is one clear line for the user."""
+
+
+ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs'
+
+
+class CallServer:
+    """Runs the app on a TCP port. start() and stop() may alternate any number of times."""
+
+    def __init__(self, config: Config, *, frontend_root: Path = FRONTEND_ROOT) -> None:
+        self.config = config
+        self.frontend_root = frontend_root
+        self.app: web.Application | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = config.port
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    @property
+    def state(self) -> ServerState:
+        assert self.app is not None, "the server is not running"
+        return self.app[STATE]
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            return
+        app = create_app(self.config, frontend_root=self.frontend_root)
+        runner = web.AppRunner(app, handle_signals=False, access_log_format=ACCESS_LOG_FORMAT,
+                               shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.host, self.config.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as error:
+            await runner.cleanup()
+            if error.errno in (98, 48, 10048):
+                raise ServerError(f"port {self.config.port} on {self.config.host} is busy: another program "
+                                  f"(or another Secret-Call) uses it; choose another with --port") from None
+            raise ServerError(f"cannot listen on {self.config.host}:{self.config.port}: "
+                              f"{error.strerror or error}") from None
+        self.port = runner.addresses[0][1]
+        self.app, self._runner = app, runner
+        logger.info("listening on %s:%d", self.config.host, self.port)
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+            logger.info("stopped")
+
+    @property
+    def local_url(self) -> str:
+        host = self.config.host
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/"
+
+    def invite_url(self, origin: str | None = None) -> str:
+        """`<origin>/#token=<percent-encoded token>`."""
+        base = (origin or self.local_url).rstrip("/")
+        return f"{base}/#token={quote(self.config.token, safe='')}"
+
+    def lan_urls(self) -> list[str]:
+        """http URLs on this machine's LAN addresses, when bound to all interfaces."""
+        if self.config.host not in ("0.0.0.0", "::"):
+            return []
+        return [f"http://{address}:{self.port}/" for address in lan_addresses()]
+
+
+def lan_addresses() -> list[str]:
+    """This machine's non-loopback IPv4 addresses, found without sending anything."""
+    addresses: set[str] = set()
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            addresses.add(str(info[4][0]))
+    except OSError:
+        pass
+    return sorted(a for a in addresses if not ipaddress.ip_address(a).is_loopback)

@@ -1,0 +1,115 @@
+"""Secret-Call entry point: parse arguments, configure logging, start the GUI or the headless server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from typing import Sequence
+
+from config import DEFAULT_PORT, GUI_DEFAULT_TOKEN, LOG_LEVELS, TUNNELS, Config, ConfigError, from_environment
+from core import CallServer, ServerError
+
+logger = logging.getLogger(__name__)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="secret-call", description="Self-hosted browser voice calls.")
+    parser.add_argument("--headless", action="store_true", help="run the server without the window")
+    parser.add_argument("--autostart", action="store_true", help="start hosting at once (GUI)")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the LAN)")
+    parser.add_argument("--port", type=int, help=f"TCP port (default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument("--capacity", type=int, help="participants in the call (default 2: a 1x1 call)")
+    parser.add_argument("--token", help="room token (default: ROOM_TOKEN, else random when headless)")
+    parser.add_argument("--tunnel", choices=TUNNELS, help="public link through an SSH/cloudflared tunnel")
+    parser.add_argument("--rate-limit", type=float, dest="rate_limit",
+                        help="sustained messages per second per socket (default 50; 0 turns it off)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", dest="log_level")
+    return parser.parse_args(argv)
+
+
+def has_display() -> bool:
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def banner(server: CallServer) -> str:
+    config = server.config
+    kind = "1x1 call" if config.capacity == 2 else "group call"
+    lines = ["", "Secret-Call is running.",
+             f"  Local:    {server.local_url}",
+             *(f"  LAN:      {url}" for url in server.lan_urls()),
+             f"  Invite:   {server.invite_url()}",
+             f"  Capacity: {config.capacity} ({kind})",
+             "Send the invite link to the people you call. Press Ctrl+C to stop.", ""]
+    return "\n".join(lines)
+
+
+async def serve(config: Config) -> int:
+    """Run the server (and the tunnel, if asked) until SIGINT or SIGTERM."""
+    server = CallServer(config)
+    try:
+        await server.start()
+    except ServerError as error:
+        print(f"secret-call: {error}", file=sys.stderr)
+        return 2
+    print(banner(server), flush=True)
+    tunnel = None
+    if config.tunnel != "none":
+        from tunnel import Tunnel, TunnelError
+
+        def on_url(url: str | None) -> None:
+            if url:
+                server.state.origins.add(url)
+                print(f"  Public:   {url}/\n  Public invite: {server.invite_url(url)}", flush=True)
+
+        tunnel = Tunnel(config.tunnel, server.port, on_url=on_url,
+                        on_status=lambda text: logger.info("tunnel: %s", text))
+        try:
+            await tunnel.start()
+        except TunnelError as error:
+            print(f"secret-call: {error}", file=sys.stderr)
+            tunnel = None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    print("Stopping…", flush=True)
+    if tunnel is not None:
+        await tunnel.stop()
+    await server.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    headless = args.headless or not has_display()
+    overrides = dict(host=args.host, port=args.port, capacity=args.capacity, tunnel=args.tunnel,
+                     rate_limit=args.rate_limit, log_level=args.log_level)
+    try:
+        config = from_environment(os.environ, token=args.token,
+                                  default_token=None if headless else GUI_DEFAULT_TOKEN, **overrides)
+    except ConfigError as error:
+        print(f"secret-call: {error}", file=sys.stderr)
+        return 2
+    if not headless:
+        try:
+            import gui
+        except ImportError as error:
+            print(f"secret-call: no GUI ({error}); running headless", file=sys.stderr)
+        else:
+            return gui.run(config, autostart=args.autostart)
+    try:
+        return asyncio.run(serve(config))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Shared fixtures: a real server on a free port, a real Chromium, and polling helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from async_runner import AsyncRunner  # noqa: E402
+from config import Config  # noqa: E402
+from core import CallServer  # noqa: E402
+
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--no-sandbox",
+    "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run", "--disable-quic", "--autoplay-policy=no-user-gesture-required",
+    "--allow-loopback-in-peer-connection",
+]
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36"
+TOKEN = "test-token-Ключ"
+
+
+def require_tool(path: str) -> str:
+    """A test's tool: missing means a failure (never a skip), so CI cannot pass without it."""
+    found = shutil.which(path)
+    if not found:
+        pytest.fail(f"{path} is required for this test; run `make setup` (as root on Debian it installs it)")
+    return found
+
+
+async def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02,
+                   message: str = "condition") -> Any:
+    """Poll `condition` (sync or async) until it returns something truthy, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if isinstance(value, Awaitable):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        await asyncio.sleep(interval)
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02,
+               message: str = "condition") -> Any:
+    """The blocking twin of wait_for, for threads and sync tests."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+
+
+@dataclass
+class RunningServer:
+    """A CallServer running in its own loop thread, as the GUI runs it."""
+
+    server: CallServer
+    runner: AsyncRunner
+
+    @property
+    def url(self) -> str:
+        return self.server.local_url
+
+    @property
+    def ws_url(self) -> str:
+        return self.server.local_url.replace("http", "ws", 1) + "ws"
+
+    @property
+    def token(self) -> str:
+        return self.server.config.token
+
+    def invite(self) -> str:
+        return self.server.invite_url()
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run fn on the server's loop thread and return its result."""
+        async def run() -> Any:
+            return fn()
+        return self.runner.run(run(), timeout=5)
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., RunningServer]]:
+    """Start real servers on free ports: start_server(capacity=4, ...)."""
+    started: list[RunningServer] = []
+    runner = AsyncRunner().start()
+
+    def start(**changes: Any) -> RunningServer:
+        config = Config(token=TOKEN, port=0, **changes)
+        server = CallServer(config)
+        runner.run(server.start(), timeout=10)
+        running = RunningServer(server, runner)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        runner.run(running.server.stop(), timeout=10)
+    runner.stop()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """A real headless Chromium with fake media devices."""
+    require_tool(CHROMIUM)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest.fixture
+def ci() -> bool:
+    return os.environ.get("CI") == "true"

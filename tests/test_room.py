@@ -1,0 +1,251 @@
+"""Unit tests of the Room with fake peers: no sockets, no sleeps."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from core import CLOSE_POLICY, Room, RateLimit, clean_name, UserError
+from fakes import FakeClock, FakePeer, connect
+
+
+def send(room: Room, member_id: str, message: Any) -> None:
+    room.receive(member_id, message if isinstance(message, str) else json.dumps(message))
+
+
+def joined(room: Room, name: str) -> tuple[str, FakePeer]:
+    member_id, peer = connect(room)
+    send(room, member_id, {"type": "name", "name": name})
+    return member_id, peer
+
+
+def test_room_hello_describes_the_call() -> None:
+    room = Room(3, [{"urls": "stun:stun.example.org"}])
+    alice, _ = joined(room, "Alice")
+    member_id, peer = connect(room)
+    hello = peer.sent[0]
+    assert hello == {"type": "hello", "version": 1, "id": member_id, "capacity": 3,
+                     "roster": [{"id": alice, "name": "Alice"}],
+                     "iceServers": [{"urls": "stun:stun.example.org"}]}
+
+
+def test_room_join_broadcasts_roster_to_everyone_including_lobby() -> None:
+    room = Room(2)
+    lobby_id, lobby = connect(room)
+    alice, alice_peer = joined(room, "  Alice  ")
+    expected = {"type": "roster", "roster": [{"id": alice, "name": "Alice"}]}
+    assert lobby.last == expected
+    assert alice_peer.last == expected
+
+
+def test_room_roster_is_in_join_order_and_rename_keeps_place() -> None:
+    room = Room(3)
+    a, _ = joined(room, "A")
+    b, peer_b = joined(room, "B")
+    send(room, a, {"type": "name", "name": "A2"})
+    assert peer_b.last["roster"] == [{"id": a, "name": "A2"}, {"id": b, "name": "B"}]
+
+
+def test_room_full_keeps_socket_in_lobby() -> None:
+    room = Room(2)
+    joined(room, "A")
+    joined(room, "B")
+    c, peer_c = joined(room, "C")
+    assert peer_c.last == {"type": "full", "capacity": 2}
+    assert [m.id for m in room.participants if m.id == c] == []
+    assert len(room.participants) == 2
+
+
+def test_room_ten_joins_into_capacity_two_admit_exactly_two() -> None:
+    room = Room(2)
+    peers = [joined(room, f"P{i}") for i in range(10)]
+    assert len(room.participants) == 2
+    assert sum(1 for _, peer in peers if peer.of_type("full")) == 8
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 33, "a\u0000b", "bad\nname", "evil\u202ename", 42, None])
+def test_room_bad_names_are_refused(name: Any) -> None:
+    room = Room(2)
+    member_id, peer = connect(room)
+    send(room, member_id, {"type": "name", "name": name})
+    assert peer.last["type"] == "error"
+    assert peer.last["code"] in ("bad-name", "bad-message")
+    assert room.participants == []
+
+
+@pytest.mark.parametrize("name", ["Борис", "李小龙", "😀 Emoji", "x" * 32, "O'Brien <b>"])
+def test_room_names_in_any_script_are_accepted(name: str) -> None:
+    assert clean_name(f" {name} ") == name
+
+
+def test_room_leave_returns_to_lobby_and_frees_seat() -> None:
+    room = Room(2)
+    a, peer_a = joined(room, "A")
+    b, _ = joined(room, "B")
+    send(room, a, {"type": "leave"})
+    assert peer_a.last == {"type": "roster", "roster": [{"id": b, "name": "B"}]}
+    c, peer_c = joined(room, "C")
+    assert peer_c.last["type"] == "roster"
+    send(room, a, {"type": "leave"})
+    assert peer_a.last["code"] == "not-joined"
+
+
+def test_room_disconnect_leaves_at_once_and_rebroadcasts() -> None:
+    room = Room(2)
+    a, _ = joined(room, "A")
+    b, peer_b = joined(room, "B")
+    room.disconnect(a)
+    assert peer_b.last == {"type": "roster", "roster": [{"id": b, "name": "B"}]}
+    room.disconnect(a)
+    assert len(room.members) == 1
+
+
+@pytest.mark.parametrize("kind,payload", [("offer", {"sdp": "v=0"}), ("answer", {"sdp": "v=0"}),
+                                          ("ice", {"candidate": {"candidate": "candidate:1 1 udp 1 1.2.3.4 5 typ host",
+                                                                 "sdpMid": "0", "sdpMLineIndex": 0}}),
+                                          ("ice", {"candidate": None})])
+def test_room_relays_signaling_with_server_set_from(kind: str, payload: dict[str, Any]) -> None:
+    room = Room(2)
+    a, _ = joined(room, "A")
+    b, peer_b = joined(room, "B")
+    send(room, a, {"type": kind, "to": b, "from": "spoofed", **payload})
+    assert peer_b.last == {"type": kind, "from": a, "to": b, **payload}
+    assert room.messages_relayed == 1
+
+
+def test_room_ice_keeps_only_known_candidate_fields() -> None:
+    room = Room(2)
+    a, _ = joined(room, "A")
+    b, peer_b = joined(room, "B")
+    send(room, a, {"type": "ice", "to": b, "candidate": {"candidate": "c", "evil": "x" * 100}})
+    assert peer_b.last["candidate"] == {"candidate": "c"}
+
+
+def test_room_lobby_never_sends_or_receives_offers() -> None:
+    room = Room(3)
+    a, peer_a = joined(room, "A")
+    lobby_id, lobby = connect(room)
+    send(room, lobby_id, {"type": "offer", "to": a, "sdp": "v=0"})
+    assert lobby.last["code"] == "not-joined"
+    assert not peer_a.of_type("offer")
+    send(room, a, {"type": "offer", "to": lobby_id, "sdp": "v=0"})
+    assert peer_a.last["code"] == "unknown-peer"
+    assert not lobby.of_type("offer")
+
+
+@pytest.mark.parametrize("message,code", [
+    ("{not json", "bad-json"),
+    ("NaN", "bad-json"),
+    ("[" * 5000 + "]" * 5000, "bad-json"),
+    ("[1, 2]", "bad-message"),
+    ('{"type": 5}', "bad-message"),
+    ('{"no": "type"}', "bad-message"),
+    ('{"type": "dance"}', "unknown-type"),
+    ('{"type": "offer", "to": 5, "sdp": "x"}', "bad-message"),
+    ('{"type": "offer", "to": "nobody", "sdp": 5}', "bad-message"),
+    ('{"type": "offer", "to": "nobody", "sdp": "x"}', "unknown-peer"),
+    ('{"type": "ice", "to": "nobody"}', "bad-message"),
+    ('{"type": "ice", "to": "nobody", "candidate": "str"}', "bad-message"),
+    ('{"type": "ice", "to": "nobody", "candidate": {"candidate": "c", "sdpMLineIndex": "0"}}', "bad-message"),
+    ('{"type": "chat", "text": 5}', "bad-message"),
+    ('{"type": "chat", "text": "hi", "mentions": "x"}', "bad-message"),
+    ('{"type": "chat", "text": "   "}', "bad-message"),
+    ('{"type": "chat", "text": "' + "x" * 2001 + '"}', "too-long"),
+    ('{"type": "name"}', "bad-message"),
+])
+def test_room_bad_input_gets_an_error_and_changes_nothing(message: str, code: str) -> None:
+    room = Room(2)
+    a, peer_a = joined(room, "A")
+    b, peer_b = joined(room, "B")
+    before_b = list(peer_b.sent)
+    send(room, a, message)
+    assert peer_a.last["type"] == "error"
+    assert peer_a.last["code"] == code
+    assert isinstance(peer_a.last["message"], str) and peer_a.last["message"]
+    assert peer_b.sent == before_b
+    assert peer_a.closed is None
+    send(room, a, {"type": "chat", "text": "still here"})
+    assert peer_b.last["text"] == "still here"
+
+
+def test_room_chat_goes_to_participants_only_with_valid_mentions() -> None:
+    clock = FakeClock()
+    room = Room(3, wall_clock=lambda: 1700000000.123)
+    a, peer_a = joined(room, "A")
+    b, peer_b = joined(room, "Борис")
+    lobby_id, lobby = connect(room)
+    send(room, a, {"type": "chat", "text": "  hi @Борис  ", "mentions": [b, lobby_id, "ghost", b]})
+    expected = {"type": "chat", "from": a, "name": "A", "text": "hi @Борис", "mentions": [b],
+                "ts": 1700000000123}
+    assert peer_a.last == expected
+    assert peer_b.last == expected
+    assert not lobby.of_type("chat")
+    send(room, lobby_id, {"type": "chat", "text": "let me in"})
+    assert lobby.last["code"] == "not-joined"
+    assert clock.now == 1000.0
+
+
+def test_room_chat_accepts_exactly_2000_characters() -> None:
+    room = Room(2)
+    a, peer_a = joined(room, "A")
+    send(room, a, {"type": "chat", "text": "я" * 2000})
+    assert peer_a.last["type"] == "chat"
+
+
+def test_room_rate_limit_lets_a_join_into_a_full_call_through() -> None:
+    """A newcomer into a capacity-12 call: 11 offers and 15 candidates each way, in one burst."""
+    clock = FakeClock()
+    room = Room(12, clock=clock)
+    others = [joined(room, f"P{i}") for i in range(11)]
+    newcomer, peer = joined(room, "New")
+    for other_id, _ in others:
+        send(room, newcomer, {"type": "offer", "to": other_id, "sdp": "v=0"})
+        for n in range(15):
+            send(room, newcomer, {"type": "ice", "to": other_id, "candidate": {"candidate": f"c{n}"}})
+        send(room, newcomer, {"type": "ice", "to": other_id, "candidate": None})
+    assert not [m for m in peer.of_type("error")]
+    assert all(len(p.of_type("ice")) == 16 for _, p in others)
+
+
+def test_room_rate_limit_answers_excess_then_closes_a_flooder() -> None:
+    clock = FakeClock()
+    room = Room(2, clock=clock, rate_limit=RateLimit(rate=10, burst=20, excess_burst=5, excess_rate=1))
+    a, peer_a = joined(room, "A")
+    b, peer_b = joined(room, "B")
+    for n in range(19):
+        send(room, a, {"type": "chat", "text": f"m{n}"})
+    assert len(peer_b.of_type("chat")) == 19
+    for _ in range(5):
+        send(room, a, {"type": "chat", "text": "flood"})
+    assert [m["code"] for m in peer_a.of_type("error")] == ["rate-limited"] * 5
+    assert peer_a.closed is None
+    send(room, a, {"type": "chat", "text": "flood"})
+    assert peer_a.closed == (CLOSE_POLICY, "flooding")
+    assert peer_b.closed is None
+
+
+def test_room_rate_limit_refills_over_time() -> None:
+    clock = FakeClock()
+    room = Room(2, clock=clock, rate_limit=RateLimit(rate=10, burst=10, excess_burst=5, excess_rate=1))
+    a, peer_a = joined(room, "A")
+    for _ in range(12):
+        send(room, a, {"type": "chat", "text": "x"})
+    assert len(peer_a.of_type("error")) == 3
+    clock.advance(1.0)
+    send(room, a, {"type": "chat", "text": "after a pause"})
+    assert peer_a.last["type"] == "chat"
+
+
+def test_room_rate_limit_zero_turns_it_off() -> None:
+    room = Room(2, rate_limit=RateLimit.per_second(0))
+    a, peer_a = joined(room, "A")
+    for _ in range(5000):
+        send(room, a, {"type": "chat", "text": "x"})
+    assert not peer_a.of_type("error")
+
+
+def test_room_user_error_has_a_readable_message() -> None:
+    error = UserError("not-joined")
+    assert error.code == "not-joined" and "Join" in error.detail
