@@ -41,6 +41,11 @@ class Config:
     rate_limit: float = DEFAULT_RATE_LIMIT
     tunnel: str = "none"
     log_level: str = "info"
+    trusted_proxies: tuple[str, ...] = ()
+    resume_grace: float = 30.0
+    heartbeat: float = 10.0
+    max_per_address: int = 32
+    max_lobby: int = 64
 
     def with_changes(self, **changes: Any) -> "Config":
         """A copy with some fields replaced, validated again."""
@@ -93,6 +98,18 @@ def parse_origins(text: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
+def parse_proxies(text: str) -> tuple[str, ...]:
+    """Parse TRUSTED_PROXIES: comma-separated addresses or networks (CIDR)."""
+    proxies = []
+    for item in (part.strip() for part in text.split(",")):
+        if item:
+            try:
+                proxies.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ConfigError(f"TRUSTED_PROXIES entry {item!r} is not an address or network") from None
+    return tuple(proxies)
+
+
 def parse_bool(name: str, text: str) -> bool:
     """Parse a yes/no environment variable."""
     value = text.strip().lower()
@@ -141,5 +158,6 @@ def from_environment(env: Mapping[str, str], *, token: str | None = None, **over
         ice_servers=parse_ice_servers(env["ICE_SERVERS"]) if env.get("ICE_SERVERS", "").strip() else (),
         admin_status=parse_bool("ADMIN_STATUS", env.get("ADMIN_STATUS", "")),
         status_secret=env.get("STATUS_SECRET") or None,
+        trusted_proxies=parse_proxies(env.get("TRUSTED_PROXIES", "")),
         **{key: value for key, value in overrides.items() if value is not None},
     ))

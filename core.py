@@ -14,12 +14,12 @@ import socket
 import time
 import unicodedata
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 from urllib.parse import quote
 
-from aiohttp import WSMsgType, web
+from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 
 from config import Config
 
@@ -38,6 +38,7 @@ CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_BROWSER_ONLY = 4400
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_REPLACED = 4409
 
 ERROR_MESSAGES = {
     "bad-json": "The message is not valid JSON.",
@@ -112,18 +113,32 @@ class RateLimit:
 
 @dataclass
 class Member:
-    """A connected socket: in the lobby while `name` is None, a participant otherwise."""
+    """A connection: in the lobby while `name` is None, a participant otherwise.
+
+    A participant whose socket dropped keeps its seat for the grace period with `peer` None,
+    so that it can resume with its id and secret.
+    """
 
     id: str
-    peer: Peer
+    secret: str
+    peer: Peer | None
     limiter: TokenBucket | None
     patience: TokenBucket | None
     name: str | None = None
     joined_at: int = 0
+    dropped_at: float | None = None
 
     @property
     def joined(self) -> bool:
         return self.name is not None
+
+    @property
+    def reconnecting(self) -> bool:
+        return self.peer is None
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.peer is not None:
+            self.peer.send(message)
 
 
 def clean_name(value: Any) -> str:
@@ -166,8 +181,9 @@ class Room:
 
     def __init__(self, capacity: int, ice_servers: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
                  *, rate_limit: RateLimit = RateLimit(), clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time, grace: float = 30.0) -> None:
         self.capacity = capacity
+        self.grace = grace
         self.ice_servers = list(ice_servers)
         self.rate_limit = rate_limit
         self.clock = clock
@@ -193,13 +209,42 @@ class Room:
     def participants(self) -> list[Member]:
         return sorted((m for m in self.members.values() if m.joined), key=lambda m: m.joined_at)
 
-    def roster(self) -> list[dict[str, str]]:
-        return [{"id": m.id, "name": m.name or ""} for m in self.participants]
+    def roster(self) -> list[dict[str, Any]]:
+        return [{"id": m.id, "name": m.name or "", "reconnecting": m.reconnecting} for m in self.participants]
 
     # -- connection life cycle -------------------------------------------------
 
-    def connect(self, peer: Peer) -> str:
-        """Admit a socket to the lobby and greet it; return its id."""
+    def connect(self, peer: Peer, resume: tuple[str, str] | None = None) -> str:
+        """Admit a socket and greet it; return its id.
+
+        With `resume` (id, secret) of a member that is still known, the socket takes that
+        member's place, id and seat back; any older socket of it is closed.
+        """
+        member = self._resumable(resume)
+        resumed = member is not None
+        if member is not None:
+            old, member.peer, member.dropped_at = member.peer, peer, None
+            if old is not None:
+                old.close(CLOSE_REPLACED, "replaced by a newer connection")
+            logger.info("peer %s resumed", member.id)
+        else:
+            member = self._new_member(peer)
+        peer.send({"type": "hello", "version": PROTOCOL_VERSION, "id": member.id, "resume": member.secret,
+                   "resumed": resumed, "roster": self.roster(),
+                   "capacity": self.capacity, "iceServers": self.ice_servers})
+        if member.joined:
+            self._broadcast_roster()
+        return member.id
+
+    def _resumable(self, resume: tuple[str, str] | None) -> Member | None:
+        if resume is None:
+            return None
+        member = self.members.get(resume[0])
+        if member is None or not hmac.compare_digest(member.secret.encode(), resume[1].encode()):
+            return None
+        return member
+
+    def _new_member(self, peer: Peer) -> Member:
         member_id = secrets.token_hex(4)
         while member_id in self.members:
             member_id = secrets.token_hex(4)
@@ -207,27 +252,54 @@ class Room:
         if self.rate_limit.enabled:
             limiter = TokenBucket(self.rate_limit.rate, self.rate_limit.burst, self.clock)
             patience = TokenBucket(self.rate_limit.excess_rate, self.rate_limit.excess_burst, self.clock)
-        self.members[member_id] = Member(member_id, peer, limiter, patience)
-        peer.send({"type": "hello", "version": PROTOCOL_VERSION, "id": member_id, "roster": self.roster(),
-                   "capacity": self.capacity, "iceServers": self.ice_servers})
+        member = self.members[member_id] = Member(member_id, secrets.token_urlsafe(16), peer, limiter, patience)
         logger.info("peer %s connected (%d connections)", member_id, len(self.members))
-        return member_id
+        return member
 
-    def disconnect(self, member_id: str) -> None:
-        """Forget a socket; if it was in the call, everyone sees it leave."""
-        member = self.members.pop(member_id, None)
-        if member is None:
+    def disconnect(self, member_id: str, peer: Peer | None = None) -> None:
+        """A clean close: forget the member at once; if it was in the call, everyone sees it leave.
+
+        With `peer`, only if that peer is still the member's socket (a resumed member's old
+        socket closing late must not remove it).
+        """
+        member = self.members.get(member_id)
+        if member is None or (peer is not None and member.peer is not peer):
             return
+        del self.members[member_id]
         logger.info("peer %s disconnected", member_id)
         if member.joined:
             self._broadcast_roster()
+
+    def drop(self, member_id: str, peer: Peer) -> None:
+        """The socket vanished without a close frame: a participant keeps its seat for the grace period."""
+        member = self.members.get(member_id)
+        if member is None or member.peer is not peer:
+            return
+        if not member.joined or self.grace <= 0:
+            self.disconnect(member_id)
+            return
+        member.peer, member.dropped_at = None, self.clock()
+        logger.info("peer %s dropped; keeping its seat for %.0f s", member_id, self.grace)
+        self._broadcast_roster()
+
+    def expire(self) -> None:
+        """Remove the participants whose grace period is over."""
+        horizon = self.clock() - self.grace
+        for member in list(self.members.values()):
+            if member.dropped_at is not None and member.dropped_at <= horizon:
+                logger.info("peer %s did not come back", member.id)
+                self.disconnect(member.id)
+
+    @property
+    def lobby_size(self) -> int:
+        return sum(1 for m in self.members.values() if not m.joined)
 
     # -- incoming messages -------------------------------------------------------
 
     def receive(self, member_id: str, text: str) -> None:
         """Handle one text frame from a socket. Never raises for bad input."""
         member = self.members.get(member_id)
-        if member is None:
+        if member is None or member.peer is None:
             return
         if member.limiter is not None and not member.limiter.take():
             assert member.patience is not None
@@ -256,13 +328,13 @@ class Room:
             self._error(member, error.code, error.detail)
 
     def _error(self, member: Member, code: str, detail: str | None = None) -> None:
-        member.peer.send({"type": "error", "code": code, "message": detail or ERROR_MESSAGES[code]})
+        member.send({"type": "error", "code": code, "message": detail or ERROR_MESSAGES[code]})
 
     def _on_name(self, member: Member, message: dict[str, Any]) -> None:
         name = clean_name(message.get("name"))
         if not member.joined:
             if len(self.participants) >= self.capacity:
-                member.peer.send({"type": "full", "capacity": self.capacity})
+                member.send({"type": "full", "capacity": self.capacity})
                 return
             self._join_counter += 1
             member.joined_at = self._join_counter
@@ -306,7 +378,7 @@ class Room:
         out = {"type": "chat", "from": member.id, "name": member.name, "text": text,
                "mentions": mentioned, "ts": int(self.wall_clock() * 1000)}
         for other in participants:
-            other.peer.send(out)
+            other.send(out)
         self.messages_relayed += 1
 
     # -- helpers -------------------------------------------------------------------
@@ -323,13 +395,13 @@ class Room:
         target = self.members.get(target_id)
         if target is None or not target.joined or target is member:
             raise UserError("unknown-peer")
-        target.peer.send({"type": message["type"], "from": member.id, "to": target_id, **payload})
+        target.send({"type": message["type"], "from": member.id, "to": target_id, **payload})
         self.messages_relayed += 1
 
     def _broadcast_roster(self) -> None:
         out = {"type": "roster", "roster": self.roster()}
         for other in list(self.members.values()):
-            other.peer.send(out)
+            other.send(out)
 
 
 # -- access control ------------------------------------------------------------------
@@ -419,6 +491,7 @@ def is_loopback(address: str | None) -> bool:
 
 SUBPROTOCOL = "secret-call.v1"
 AUTH_PREFIX = "auth."
+RESUME_PREFIX = "resume."
 MAX_FRAME = 64 * 1024
 SEND_QUEUE_LIMIT = 4096
 _CLOSE = object()
@@ -483,20 +556,39 @@ async def reject(request: web.Request, message: dict[str, Any], code: int) -> we
     return ws
 
 
+def decode_resume(offered: list[str]) -> tuple[str, str] | None:
+    """(id, secret) from a `resume.<id>.<secret>` subprotocol entry, or None."""
+    for entry in offered:
+        if entry.startswith(RESUME_PREFIX):
+            member_id, _, secret = entry[len(RESUME_PREFIX):].partition(".")
+            if member_id and secret:
+                return member_id, secret
+    return None
+
+
 async def websocket_handler(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    config = state.config
     origin = request.headers.get("Origin")
-    own_origin = f"{request.scheme}://{request.host}"
+    own_origin = f"{state.proxies.scheme(request)}://{request.host}"
     if origin is not None and not state.origins.allows(origin, own_origin):
         logger.warning("refused /ws from a foreign origin %s", origin[:100])
         raise web.HTTPForbidden(text="This origin may not connect. Add it to ALLOWED_ORIGINS.\n")
-    address = request.remote or "?"
+    address = state.proxies.client_address(request)
     if state.auth_failures.blocked(address):
         raise web.HTTPTooManyRequests(text="Too many wrong tokens; wait a minute.\n")
+    if state.per_address.get(address, 0) >= config.max_per_address:
+        logger.warning("refused /ws: %s already has %d sockets", address, config.max_per_address)
+        raise web.HTTPTooManyRequests(text="Too many connections from your address.\n")
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     if SUBPROTOCOL not in offered:
         raise web.HTTPBadRequest(text=f"Offer the {SUBPROTOCOL} WebSocket subprotocol.\n")
-    if not token_matches(offered, state.config.token):
+    resume = decode_resume(offered)
+    room = state.room
+    if resume is None and room.lobby_size >= config.max_lobby:
+        logger.warning("refused /ws: the lobby is full (%d sockets)", config.max_lobby)
+        raise web.HTTPServiceUnavailable(text="Too many people are waiting to join; try again soon.\n")
+    if not token_matches(offered, config.token):
         state.auth_failures.record(address)
         logger.warning("refused a wrong room token from %s", address)
         return await reject(request, {"type": "error", "code": "unauthorized",
@@ -505,12 +597,14 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         return await reject(request, {"type": "browser-only",
                                       "message": "Open this link in a web browser."}, CLOSE_BROWSER_ONLY)
 
-    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), max_msg_size=MAX_FRAME)
+    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), max_msg_size=MAX_FRAME,
+                               heartbeat=config.heartbeat or None)
     await ws.prepare(request)
     peer = SocketPeer(ws)
     state.sockets.add(peer)
-    room = state.room
-    peer.member_id = member_id = room.connect(peer)
+    state.per_address[address] = state.per_address.get(address, 0) + 1
+    peer.member_id = member_id = room.connect(peer, resume)
+    violated = False
     try:
         async for frame in ws:
             if frame.type == WSMsgType.TEXT:
@@ -518,11 +612,54 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             elif frame.type == WSMsgType.BINARY:
                 logger.info("peer %s sent a binary frame; closing", member_id)
                 peer.close(CLOSE_UNSUPPORTED, "binary frames are not supported")
+            elif frame.type == WSMsgType.ERROR and isinstance(frame.data, WebSocketError):
+                logger.info("peer %s broke the WebSocket protocol (%s)", member_id, frame.data.code)
+                violated = True
     finally:
-        room.disconnect(member_id)
+        # A close frame, or a close we started, frees the seat at once; a vanished socket
+        # (reset, half-open, missed heartbeats) keeps it for the grace period.
+        if peer.closing or violated or ws.close_code not in (None, WSCloseCode.ABNORMAL_CLOSURE):
+            room.disconnect(member_id, peer)
+        else:
+            room.drop(member_id, peer)
+            asyncio.get_running_loop().call_later(room.grace + 0.05, room.expire)
         state.sockets.discard(peer)
+        remaining = state.per_address.pop(address, 1) - 1
+        if remaining:
+            state.per_address[address] = remaining
         await peer.finish()
     return ws
+
+
+class ProxyPolicy:
+    """Honours X-Forwarded-For and X-Forwarded-Proto only from configured proxy addresses."""
+
+    def __init__(self, proxies: Iterable[str] = ()) -> None:
+        self.networks = [ipaddress.ip_network(p, strict=False) for p in proxies]
+
+    def trusted(self, address: str | None) -> bool:
+        try:
+            ip = ipaddress.ip_address(address or "")
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def client_address(self, request: web.BaseRequest) -> str:
+        """The rightmost address in X-Forwarded-For that is not a trusted proxy."""
+        address = request.remote or "?"
+        if not self.trusted(address):
+            return address
+        hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")]
+        for hop in reversed([h for h in hops if h]):
+            if not self.trusted(hop):
+                return hop
+        return address
+
+    def scheme(self, request: web.BaseRequest) -> str:
+        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        if forwarded in ("http", "https") and self.trusted(request.remote):
+            return forwarded
+        return request.scheme
 
 
 # -- HTTP --------------------------------------------------------------------------------
@@ -568,7 +705,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     """Adds the security headers to every response, errors and upgrades included."""
     response.headers.update(SECURITY_HEADERS)
     response.headers["Server"] = "Secret-Call"
-    if request.secure:
+    if request.app[STATE].proxies.scheme(request) == "https":
         response.headers["Strict-Transport-Security"] = HSTS
 
 
@@ -615,8 +752,10 @@ class ServerState:
     origins: OriginPolicy
     auth_failures: FailureCounter
     files: dict[str, Path]
-    sockets: set[SocketPeer]
-    started: float
+    proxies: ProxyPolicy
+    started: float = field(default_factory=time.monotonic)
+    sockets: set[SocketPeer] = field(default_factory=set)
+    per_address: dict[str, int] = field(default_factory=dict)
 
 
 STATE = web.AppKey("state", ServerState)
@@ -636,12 +775,12 @@ def create_app(config: Config, *, frontend_root: Path = FRONTEND_ROOT) -> web.Ap
     app = web.Application(client_max_size=64 * 1024)
     app[STATE] = ServerState(
         config=config,
-        room=Room(config.capacity, config.ice_servers, rate_limit=RateLimit.per_second(config.rate_limit)),
+        room=Room(config.capacity, config.ice_servers, rate_limit=RateLimit.per_second(config.rate_limit),
+                  grace=config.resume_grace),
         origins=OriginPolicy(config.allowed_origins),
         auth_failures=FailureCounter(),
         files=frontend_files(frontend_root),
-        sockets=set(),
-        started=time.monotonic(),
+        proxies=ProxyPolicy(config.trusted_proxies),
     )
     app.on_response_prepare.append(security_headers)
     app.on_shutdown.append(close_sockets)

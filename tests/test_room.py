@@ -26,8 +26,9 @@ def test_room_hello_describes_the_call() -> None:
     alice, _ = joined(room, "Alice")
     member_id, peer = connect(room)
     hello = peer.sent[0]
-    assert hello == {"type": "hello", "version": 1, "id": member_id, "capacity": 3,
-                     "roster": [{"id": alice, "name": "Alice"}],
+    assert len(hello.pop("resume")) >= 22
+    assert hello == {"type": "hello", "version": 1, "id": member_id, "capacity": 3, "resumed": False,
+                     "roster": [{"id": alice, "name": "Alice", "reconnecting": False}],
                      "iceServers": [{"urls": "stun:stun.example.org"}]}
 
 
@@ -35,7 +36,7 @@ def test_room_join_broadcasts_roster_to_everyone_including_lobby() -> None:
     room = Room(2)
     lobby_id, lobby = connect(room)
     alice, alice_peer = joined(room, "  Alice  ")
-    expected = {"type": "roster", "roster": [{"id": alice, "name": "Alice"}]}
+    expected = {"type": "roster", "roster": [{"id": alice, "name": "Alice", "reconnecting": False}]}
     assert lobby.last == expected
     assert alice_peer.last == expected
 
@@ -45,7 +46,7 @@ def test_room_roster_is_in_join_order_and_rename_keeps_place() -> None:
     a, _ = joined(room, "A")
     b, peer_b = joined(room, "B")
     send(room, a, {"type": "name", "name": "A2"})
-    assert peer_b.last["roster"] == [{"id": a, "name": "A2"}, {"id": b, "name": "B"}]
+    assert peer_b.last["roster"] == [{"id": a, "name": "A2", "reconnecting": False}, {"id": b, "name": "B", "reconnecting": False}]
 
 
 def test_room_full_keeps_socket_in_lobby() -> None:
@@ -85,7 +86,7 @@ def test_room_leave_returns_to_lobby_and_frees_seat() -> None:
     a, peer_a = joined(room, "A")
     b, _ = joined(room, "B")
     send(room, a, {"type": "leave"})
-    assert peer_a.last == {"type": "roster", "roster": [{"id": b, "name": "B"}]}
+    assert peer_a.last == {"type": "roster", "roster": [{"id": b, "name": "B", "reconnecting": False}]}
     c, peer_c = joined(room, "C")
     assert peer_c.last["type"] == "roster"
     send(room, a, {"type": "leave"})
@@ -97,7 +98,7 @@ def test_room_disconnect_leaves_at_once_and_rebroadcasts() -> None:
     a, _ = joined(room, "A")
     b, peer_b = joined(room, "B")
     room.disconnect(a)
-    assert peer_b.last == {"type": "roster", "roster": [{"id": b, "name": "B"}]}
+    assert peer_b.last == {"type": "roster", "roster": [{"id": b, "name": "B", "reconnecting": False}]}
     room.disconnect(a)
     assert len(room.members) == 1
 
@@ -249,3 +250,77 @@ def test_room_rate_limit_zero_turns_it_off() -> None:
 def test_room_user_error_has_a_readable_message() -> None:
     error = UserError("not-joined")
     assert error.code == "not-joined" and "Join" in error.detail
+
+
+# -- drops, grace and resume ----------------------------------------------------------------
+
+def test_room_drop_keeps_the_seat_and_shows_reconnecting() -> None:
+    clock = FakeClock()
+    room = Room(2, clock=clock, grace=30)
+    a, peer_a = joined(room, "A")
+    b, peer_b = joined(room, "B")
+    room.drop(a, peer_a)
+    assert peer_b.last["roster"] == [{"id": a, "name": "A", "reconnecting": True},
+                                     {"id": b, "name": "B", "reconnecting": False}]
+    c, peer_c = joined(room, "C")
+    assert peer_c.last == {"type": "full", "capacity": 2}
+    send(room, b, {"type": "offer", "to": a, "sdp": "v=0"})
+    assert peer_b.last["type"] == "roster"
+
+
+def test_room_resume_within_grace_takes_back_id_and_seat() -> None:
+    clock = FakeClock()
+    room = Room(2, clock=clock, grace=30)
+    a, peer_a = joined(room, "A")
+    b, peer_b = joined(room, "B")
+    secret = peer_a.sent[0]["resume"]
+    room.drop(a, peer_a)
+    clock.advance(29)
+    room.expire()
+    new_peer = FakePeer()
+    assert room.connect(new_peer, (a, secret)) == a
+    assert new_peer.sent[0]["resumed"] is True and new_peer.sent[0]["id"] == a
+    assert peer_b.last["roster"][0] == {"id": a, "name": "A", "reconnecting": False}
+    send(room, b, {"type": "offer", "to": a, "sdp": "v=0"})
+    assert new_peer.last["type"] == "offer"
+
+
+def test_room_grace_expiry_removes_the_participant() -> None:
+    clock = FakeClock()
+    room = Room(2, clock=clock, grace=30)
+    a, peer_a = joined(room, "A")
+    b, peer_b = joined(room, "B")
+    secret = peer_a.sent[0]["resume"]
+    room.drop(a, peer_a)
+    clock.advance(30)
+    room.expire()
+    assert peer_b.last["roster"] == [{"id": b, "name": "B", "reconnecting": False}]
+    late = FakePeer()
+    assert room.connect(late, (a, secret)) != a
+    assert late.sent[0]["resumed"] is False
+
+
+def test_room_resume_with_a_wrong_secret_is_a_new_member() -> None:
+    room = Room(2)
+    a, peer_a = joined(room, "A")
+    room.drop(a, peer_a)
+    intruder = FakePeer()
+    assert room.connect(intruder, (a, "guessed")) != a
+    assert room.members[a].reconnecting
+
+
+def test_room_resume_replaces_a_live_older_socket() -> None:
+    room = Room(2)
+    a, peer_a = joined(room, "A")
+    newer = FakePeer()
+    assert room.connect(newer, (a, peer_a.sent[0]["resume"])) == a
+    assert peer_a.closed is not None and peer_a.closed[0] == 4409
+    room.disconnect(a, peer_a)
+    assert a in room.members
+
+
+def test_room_lobby_drop_is_forgotten_at_once() -> None:
+    room = Room(2)
+    lobby_id, lobby = connect(room)
+    room.drop(lobby_id, lobby)
+    assert lobby_id not in room.members

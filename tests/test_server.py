@@ -186,9 +186,9 @@ async def test_ws_full_call_flow(make_api: Any) -> None:
     a, a_id = await api.joined("Alice")
     b, b_id = await api.joined("Борис")
     roster = await until_type(lobby, "roster")
-    assert roster["roster"] == [{"id": a_id, "name": "Alice"}]
+    assert roster["roster"] == [{"id": a_id, "name": "Alice", "reconnecting": False}]
     roster = await until_type(lobby, "roster")
-    assert roster["roster"] == [{"id": a_id, "name": "Alice"}, {"id": b_id, "name": "Борис"}]
+    assert roster["roster"] == [{"id": a_id, "name": "Alice", "reconnecting": False}, {"id": b_id, "name": "Борис", "reconnecting": False}]
 
     c, _ = await api.ws(), None
     await c.receive_json()
@@ -209,7 +209,7 @@ async def test_ws_full_call_flow(make_api: Any) -> None:
         assert chat["text"] == "привет @Борис" and chat["mentions"] == [b_id] and chat["name"] == "Alice"
 
     await a.send_json({"type": "leave"})
-    assert (await until_type(b, "roster"))["roster"] == [{"id": b_id, "name": "Борис"}]
+    assert (await until_type(b, "roster"))["roster"] == [{"id": b_id, "name": "Борис", "reconnecting": False}]
     await c.send_json({"type": "name", "name": "Carol"})
     while len((await until_type(c, "roster"))["roster"]) != 2:
         pass
