@@ -29,8 +29,9 @@ $(VENV)/.runtime: requirements.txt | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	@touch $@
 
-$(VENV)/.dev: requirements-dev.txt requirements.txt $(VENV)/.runtime
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+$(VENV)/.dev: requirements-dev.txt requirements-scan.txt requirements.txt $(VENV)/.runtime
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -r requirements-scan.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps httpobs==0.9.3
 	@touch $@
 
 clean:

@@ -46,6 +46,10 @@ class Config:
     heartbeat: float = 10.0
     max_per_address: int = 32
     max_lobby: int = 64
+    tls: bool = False
+    cert: str | None = None
+    key: str | None = None
+    log_file: str | None = None
 
     def with_changes(self, **changes: Any) -> "Config":
         """A copy with some fields replaced, validated again."""
@@ -134,6 +138,8 @@ def validate(config: Config) -> Config:
         raise ConfigError("--rate-limit must be 0 (off) or a positive number of messages per second")
     if config.tunnel not in TUNNELS:
         raise ConfigError(f"--tunnel must be one of {', '.join(TUNNELS)}")
+    if (config.cert is None) != (config.key is None):
+        raise ConfigError("--cert and --key go together: give both files, or neither")
     if config.log_level not in LOG_LEVELS:
         raise ConfigError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
     try:

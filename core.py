@@ -11,6 +11,7 @@ import json
 import logging
 import secrets
 import socket
+import ssl
 import time
 import unicodedata
 from collections import deque
@@ -810,6 +811,25 @@ class CallServer:
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self.port = config.port
+        self.fingerprint: str | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.config.tls or self.config.cert else "http"
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context for --tls (a kept self-signed certificate) or --cert/--key."""
+        if self.scheme == "http":
+            return None
+        import tls
+
+        if self.config.cert and self.config.key:
+            cert, key = Path(self.config.cert), Path(self.config.key)
+        else:
+            cert, key = tls.ensure_self_signed(tls.config_dir(), lan_addresses())
+        context = tls.server_context(cert, key)
+        self.fingerprint = tls.fingerprint(cert)
+        return context
 
     @property
     def running(self) -> bool:
@@ -823,11 +843,16 @@ class CallServer:
     async def start(self) -> None:
         if self._runner is not None:
             return
+        try:
+            ssl_context = self._ssl_context()
+        except (OSError, ValueError, RuntimeError) as error:
+            raise ServerError(str(error)) from None
         app = create_app(self.config, frontend_root=self.frontend_root)
         runner = web.AppRunner(app, handle_signals=False, access_log_format=ACCESS_LOG_FORMAT,
                                shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.config.host, self.config.port, reuse_address=True)
+        site = web.TCPSite(runner, self.config.host, self.config.port, reuse_address=True,
+                           ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as error:
@@ -854,7 +879,7 @@ class CallServer:
             host = "127.0.0.1"
         elif ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}/"
+        return f"{self.scheme}://{host}:{self.port}/"
 
     def invite_url(self, origin: str | None = None) -> str:
         """`<origin>/#token=<percent-encoded token>`."""
@@ -865,7 +890,7 @@ class CallServer:
         """http URLs on this machine's LAN addresses, when bound to all interfaces."""
         if self.config.host not in ("0.0.0.0", "::"):
             return []
-        return [f"http://{address}:{self.port}/" for address in lan_addresses()]
+        return [f"{self.scheme}://{address}:{self.port}/" for address in lan_addresses()]
 
 
 def lan_addresses() -> list[str]:

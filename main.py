@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import logging.handlers
 import os
 import signal
 import sys
@@ -27,8 +28,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tunnel", choices=TUNNELS, help="public link through an SSH/cloudflared tunnel")
     parser.add_argument("--rate-limit", type=float, dest="rate_limit",
                         help="sustained messages per second per socket (default 50; 0 turns it off)")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve HTTPS with a self-signed certificate kept in your config folder")
+    parser.add_argument("--cert", help="a real certificate (PEM) for HTTPS; goes with --key")
+    parser.add_argument("--key", help="the private key (PEM) of --cert")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", dest="log_level")
+    parser.add_argument("--log-file", dest="log_file", help="also log to this file, rotated at 1 MB (5 kept)")
     return parser.parse_args(argv)
+
+
+def configure_logging(level: str, log_file: str | None) -> None:
+    """Log to stderr, and to a rotating file when asked."""
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if log_file:
+        handlers.append(logging.handlers.RotatingFileHandler(log_file, maxBytes=1_000_000, backupCount=5,
+                                                             encoding="utf-8"))
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        handlers=handlers)
 
 
 def has_display() -> bool:
@@ -45,6 +61,7 @@ def banner(server: CallServer) -> str:
              *(f"  LAN:      {url}" for url in server.lan_urls()),
              f"  Invite:   {server.invite_url()}",
              f"  Capacity: {config.capacity} ({kind})",
+             *([f"  TLS certificate SHA-256: {server.fingerprint}"] if server.fingerprint else []),
              "Send the invite link to the people you call. Press Ctrl+C to stop.", ""]
     return "\n".join(lines)
 
@@ -88,10 +105,15 @@ async def serve(config: Config) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        configure_logging(args.log_level, args.log_file)
+    except OSError as error:
+        print(f"secret-call: --log-file: cannot write {args.log_file} ({error.strerror})", file=sys.stderr)
+        return 2
     headless = args.headless or not has_display()
     overrides = dict(host=args.host, port=args.port, capacity=args.capacity, tunnel=args.tunnel,
-                     rate_limit=args.rate_limit, log_level=args.log_level)
+                     rate_limit=args.rate_limit, log_level=args.log_level, tls=args.tls or None,
+                     cert=args.cert, key=args.key, log_file=args.log_file)
     try:
         config = from_environment(os.environ, token=args.token,
                                   default_token=None if headless else GUI_DEFAULT_TOKEN, **overrides)

@@ -187,3 +187,41 @@ async def test_main_binds_loopback_by_default(apps) -> None:
         with socket.socket() as sock:
             sock.settimeout(1)
             assert sock.connect_ex((address, port)) != 0, f"reachable on {address}"
+
+
+async def test_main_cert_without_key_exits_2(apps) -> None:
+    app = await apps("--headless", "--cert", "c.pem")
+    assert await app.finish() == 2
+    assert "--cert and --key go together" in app.output.decode()
+
+
+async def test_main_missing_certificate_exits_2(apps, tmp_path: Path) -> None:
+    app = await apps("--headless", "--port", str(free_port()), "--cert", str(tmp_path / "c.pem"),
+                     "--key", str(tmp_path / "k.pem"))
+    assert await app.finish() == 2
+    text = app.output.decode()
+    assert "does not exist" in text and "Traceback" not in text
+
+
+async def test_main_log_file_rotates_and_holds_no_secrets(apps, tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "call.log"
+    app = await apps("--headless", "--port", str(port), "--token", "file-secret", "--log-file", str(log))
+    await app.read_until(b"Press Ctrl+C")
+    session, ws = await connect(port, "file-secret")
+    await ws.receive_json()
+    await ws.send_json({"type": "name", "name": "A"})
+    await ws.send_json({"type": "chat", "text": "CHAT-IN-LOG?"})
+    await ws.receive_json()
+    await session.close()
+    app.proc.send_signal(signal.SIGTERM)
+    assert await app.finish() == 0
+    text = log.read_text()
+    assert "listening on 127.0.0.1" in text and "joined the call" in text
+    assert "file-secret" not in text and "CHAT-IN-LOG" not in text
+
+
+async def test_main_unwritable_log_file_exits_2(apps, tmp_path: Path) -> None:
+    app = await apps("--headless", "--log-file", str(tmp_path / "no" / "such" / "dir.log"))
+    assert await app.finish() == 2
+    assert "--log-file" in app.output.decode() and "Traceback" not in app.output.decode()
