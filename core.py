@@ -9,6 +9,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import secrets
 import socket
 import ssl
@@ -173,6 +174,20 @@ def clean_candidate(value: Any) -> dict[str, Any] | None:
     return clean
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """True if any string in a decoded JSON value holds a lone surrogate (not encodable as UTF-8)."""
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_lone_surrogate(v) for v in value)
+    return False
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(name)
 
@@ -318,6 +333,9 @@ class Room:
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             self._error(member, "bad-message", "A message is a JSON object with a string \"type\".")
+            return
+        if "\\u" in text and has_lone_surrogate(message):
+            self._error(member, "bad-message", "The message has invalid Unicode (a lone surrogate).")
             return
         handler = self._handlers.get(message["type"])
         if handler is None:
@@ -537,6 +555,10 @@ class SocketPeer:
                 await self.ws.send_str(item)
         except (ConnectionError, RuntimeError) as error:
             logger.debug("peer %s: write failed: %s", self.member_id, error)
+        except Exception as error:  # one bad frame must never leave a socket silently deaf
+            logger.error("peer %s: cannot send (%s); closing it", self.member_id, type(error).__name__)
+            self.closing = True
+            await self.ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"server error")
 
     async def finish(self, timeout: float = 2.0) -> None:
         """Flush what is queued (a pending close included), then stop the writer."""

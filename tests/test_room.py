@@ -324,3 +324,16 @@ def test_room_lobby_drop_is_forgotten_at_once() -> None:
     lobby_id, lobby = connect(room)
     room.drop(lobby_id, lobby)
     assert lobby_id not in room.members
+
+
+@pytest.mark.parametrize("frame", ['{"type":"chat","text":"\\ud800"}', '{"type":"name","name":"a\\udfffb"}',
+                                   '{"type":"offer","to":"x","sdp":"\\udc00"}', '{"type":"chat","text":"ok","\\ud800":1}'])
+def test_room_lone_surrogates_are_refused_before_anyone_gets_them(frame: str) -> None:
+    room = Room(2)
+    a, peer_a = joined(room, "A")
+    b, peer_b = joined(room, "B")
+    send(room, a, frame.replace('"x"', f'"{b}"'))
+    assert peer_a.last["code"] == "bad-message"
+    assert not peer_b.of_type("chat") and not peer_b.of_type("offer")
+    send(room, a, '{"type":"chat","text":"\\ud83d\\ude00 pair is fine"}')
+    assert peer_b.last["text"] == "😀 pair is fine"
