@@ -494,9 +494,12 @@ def token_matches(offered: list[str], token: str) -> bool:
     return hmac.compare_digest(given if given is not None else b"\0" * 32, token.encode())
 
 
+PROBE_AGENT = "SecretCallProbe/"
+
+
 def is_browser(user_agent: str) -> bool:
-    """Browsers all send a Mozilla/5.0 product token; other agents are refused."""
-    return user_agent.startswith("Mozilla/5.0")
+    """Browsers all send a Mozilla/5.0 product token; of other agents only our own probe is admitted."""
+    return user_agent.startswith("Mozilla/5.0") or user_agent.startswith(PROBE_AGENT)
 
 
 def is_loopback(address: str | None) -> bool:

@@ -104,6 +104,11 @@ async def serve(config: Config) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["probe"]:
+        import probe
+
+        return probe.main(argv[1:])
     args = parse_args(argv)
     try:
         configure_logging(args.log_level, args.log_file)

@@ -14,9 +14,6 @@ from conftest import wait_for
 from test_server import Api, auth, closed_with, until_type  # noqa: F401  (fixtures below reuse them)
 from test_server import make_api  # noqa: F401
 
-pytestmark = pytest.mark.asyncio
-
-
 def vanish(ws: aiohttp.ClientWebSocketResponse) -> None:
     """Drop the TCP connection without a close frame, as a lost network does."""
     ws._conn.transport.abort()  # type: ignore[union-attr]

@@ -17,9 +17,6 @@ import pytest
 
 from conftest import BROWSER_UA, ROOT
 
-pytestmark = pytest.mark.asyncio
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

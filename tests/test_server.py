@@ -17,9 +17,6 @@ from config import Config
 from conftest import BROWSER_UA, TOKEN, wait_for
 from core import MAX_FRAME, STATE, create_app
 
-pytestmark = pytest.mark.asyncio
-
-
 def auth(token: str) -> str:
     return "auth." + base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
 

@@ -19,9 +19,6 @@ from config import Config
 from conftest import BROWSER_UA, require_tool
 from core import CallServer, ServerError, lan_addresses
 
-pytestmark = pytest.mark.asyncio
-
-
 @pytest.fixture
 def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
