@@ -50,6 +50,7 @@ class Config:
     cert: str | None = None
     key: str | None = None
     log_file: str | None = None
+    sound_check: bool = True
 
     def with_changes(self, **changes: Any) -> "Config":
         """A copy with some fields replaced, validated again."""
@@ -126,8 +127,8 @@ def parse_bool(name: str, text: str) -> bool:
 
 def validate(config: Config) -> Config:
     """Check every field; raise ConfigError naming the first bad one."""
-    if not 1 <= config.port <= 65535:
-        raise ConfigError(f"--port must be between 1 and 65535, not {config.port}")
+    if not 0 <= config.port <= 65535:
+        raise ConfigError(f"--port must be between 1 and 65535 (or 0 for any free port), not {config.port}")
     if not 2 <= config.capacity <= MAX_CAPACITY:
         raise ConfigError(f"--capacity must be between 2 and {MAX_CAPACITY}, not {config.capacity}")
     if not config.token:

@@ -52,6 +52,7 @@ ERROR_MESSAGES = {
     "too-long": "The message is too long.",
     "rate-limited": "Too many messages; slow down.",
     "unauthorized": "The room token is wrong.",
+    "unavailable": "The sound check is not available on this server.",
 }
 
 # Bidirectional overrides and isolates let a name disguise itself or the text around it.
@@ -64,6 +65,14 @@ class Peer(Protocol):
     def send(self, message: dict[str, Any]) -> None: ...
 
     def close(self, code: int, reason: str) -> None: ...
+
+
+class EchoHandler(Protocol):
+    """The sound check, as the room sees it (echo.py implements it with aiortc)."""
+
+    def offer(self, member_id: str, sdp: str, reply: Callable[[dict[str, Any]], None]) -> None: ...
+
+    def stop(self, member_id: str) -> None: ...
 
 
 class UserError(Exception):
@@ -197,9 +206,11 @@ class Room:
 
     def __init__(self, capacity: int, ice_servers: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
                  *, rate_limit: RateLimit = RateLimit(), clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time, grace: float = 30.0) -> None:
+                 wall_clock: Callable[[], float] = time.time, grace: float = 30.0,
+                 echo: EchoHandler | None = None) -> None:
         self.capacity = capacity
         self.grace = grace
+        self.echo = echo
         self.ice_servers = list(ice_servers)
         self.rate_limit = rate_limit
         self.clock = clock
@@ -214,6 +225,8 @@ class Room:
             "answer": self._on_description,
             "ice": self._on_ice,
             "chat": self._on_chat,
+            "echo": self._on_echo,
+            "echo-stop": self._on_echo_stop,
         }
 
     @property
@@ -282,6 +295,8 @@ class Room:
         if member is None or (peer is not None and member.peer is not peer):
             return
         del self.members[member_id]
+        if self.echo is not None:
+            self.echo.stop(member_id)
         logger.info("peer %s disconnected", member_id)
         if member.joined:
             self._broadcast_roster()
@@ -295,6 +310,8 @@ class Room:
             self.disconnect(member_id)
             return
         member.peer, member.dropped_at = None, self.clock()
+        if self.echo is not None:
+            self.echo.stop(member_id)
         logger.info("peer %s dropped; keeping its seat for %.0f s", member_id, self.grace)
         self._broadcast_roster()
 
@@ -399,6 +416,20 @@ class Room:
         for other in participants:
             other.send(out)
         self.messages_relayed += 1
+
+    def _on_echo(self, member: Member, message: dict[str, Any]) -> None:
+        sdp = message.get("sdp")
+        if not isinstance(sdp, str):
+            raise UserError("bad-message", "sdp must be a string.")
+        if len(sdp) > MAX_SDP:
+            raise UserError("too-long")
+        if self.echo is None:
+            raise UserError("unavailable")
+        self.echo.offer(member.id, sdp, member.send)
+
+    def _on_echo_stop(self, member: Member, message: dict[str, Any]) -> None:
+        if self.echo is not None:
+            self.echo.stop(member.id)
 
     # -- helpers -------------------------------------------------------------------
 
@@ -796,13 +827,28 @@ async def close_sockets(app: web.Application) -> None:
         await asyncio.wait([peer.writer for peer in peers], timeout=1.5)
 
 
+def make_echo(config: Config) -> EchoHandler | None:
+    """The sound-check service; aiortc itself is imported only when a check starts."""
+    if not config.sound_check:
+        return None
+    from echo import EchoService
+
+    return EchoService(config.ice_servers)
+
+
+async def stop_echo(app: web.Application) -> None:
+    echo = app[STATE].room.echo
+    if echo is not None and hasattr(echo, "close"):
+        await echo.close()
+
+
 def create_app(config: Config, *, frontend_root: Path = FRONTEND_ROOT) -> web.Application:
     """The aiohttp application: routes, security headers and shutdown hook."""
     app = web.Application(client_max_size=64 * 1024)
     app[STATE] = ServerState(
         config=config,
         room=Room(config.capacity, config.ice_servers, rate_limit=RateLimit.per_second(config.rate_limit),
-                  grace=config.resume_grace),
+                  grace=config.resume_grace, echo=make_echo(config)),
         origins=OriginPolicy(config.allowed_origins),
         auth_failures=FailureCounter(),
         files=frontend_files(frontend_root),
@@ -810,6 +856,7 @@ def create_app(config: Config, *, frontend_root: Path = FRONTEND_ROOT) -> web.Ap
     )
     app.on_response_prepare.append(security_headers)
     app.on_shutdown.append(close_sockets)
+    app.on_shutdown.append(stop_echo)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_get("/healthz", health_handler)
     app.router.add_get("/status", status_handler)
@@ -821,7 +868,11 @@ def create_app(config: Config, *, frontend_root: Path = FRONTEND_ROOT) -> web.Ap
 # -- running it ----------------------------------------------------------------------------
 
 class ServerError(RuntimeError):
-    """The server could not start; str() is one clear line for the user."""
+    """The server could not start; str() is one clear line for the user, `code` is for programs."""
+
+    def __init__(self, message: str, code: str = "start-failed") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs'
@@ -884,7 +935,8 @@ class CallServer:
             await runner.cleanup()
             if error.errno in (98, 48, 10048):
                 raise ServerError(f"port {self.config.port} on {self.config.host} is busy: another program "
-                                  f"(or another Secret-Call) uses it; choose another with --port") from None
+                                  f"(or another Secret-Call) uses it; choose another with --port",
+                                  code="port-busy") from None
             raise ServerError(f"cannot listen on {self.config.host}:{self.config.port}: "
                               f"{error.strerror or error}") from None
         self.port = runner.addresses[0][1]

@@ -13,6 +13,11 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
+# Imported here, at a shallow stack, on purpose: otherwise pytest's hypothesis plugin imports it
+# lazily inside the terminal summary, where CPython 3.11.7's AST validator can fail with
+# "SystemError: AST constructor recursion depth mismatch" and turn a green run red.
+import hypothesis  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
