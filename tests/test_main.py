@@ -222,3 +222,25 @@ async def test_main_unwritable_log_file_exits_2(apps, tmp_path: Path) -> None:
     app = await apps("--headless", "--log-file", str(tmp_path / "no" / "such" / "dir.log"))
     assert await app.finish() == 2
     assert "--log-file" in app.output.decode() and "Traceback" not in app.output.decode()
+
+
+async def test_main_headless_tunnel_prints_public_links_and_allows_the_origin(apps) -> None:
+    port = free_port()
+    fakebin = ROOT / "tests" / "fakebin"
+    env = {"PATH": f"{fakebin}:{os.environ['PATH']}",
+           "FAKE_TUNNEL_OUTPUT": str(ROOT / "tests" / "fixtures" / "tunnel" / "localhost_run.txt")}
+    app = await apps("--headless", "--port", str(port), "--token", "tok en", "--tunnel", "localhost.run", env=env)
+    await app.read_until(b"Public invite:")
+    lines = app.output.decode().splitlines()
+    public = next(l.split()[-1] for l in lines if l.strip().startswith("Public:"))
+    invite = next(l.split()[-1] for l in lines if l.strip().startswith("Public invite:"))
+    assert public.startswith("https://") and public.endswith(".lhr.life/")
+    assert invite == public + "#token=tok%20en"
+    session = aiohttp.ClientSession()
+    auth = "auth." + base64.urlsafe_b64encode(b"tok en").decode().rstrip("=")
+    ws = await session.ws_connect(f"http://127.0.0.1:{port}/ws", protocols=("secret-call.v1", auth),
+                                  headers={"User-Agent": BROWSER_UA, "Origin": public.rstrip("/")})
+    assert (await ws.receive_json())["type"] == "hello"
+    await session.close()
+    app.proc.send_signal(signal.SIGTERM)
+    assert await app.finish() == 0
