@@ -45,7 +45,7 @@ def require_tool(path: str) -> str:
     return found
 
 
-async def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02,
+async def wait_for(condition: Callable[[], Any], timeout: float = 20.0, interval: float = 0.02,
                    message: str = "condition") -> Any:
     """Poll `condition` (sync or async) until it returns something truthy, or fail at the deadline."""
     deadline = time.monotonic() + timeout
@@ -60,7 +60,7 @@ async def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval
         await asyncio.sleep(interval)
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02,
+def wait_until(condition: Callable[[], Any], timeout: float = 20.0, interval: float = 0.02,
                message: str = "condition") -> Any:
     """The blocking twin of wait_for, for threads and sync tests."""
     deadline = time.monotonic() + timeout

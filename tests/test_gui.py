@@ -124,7 +124,7 @@ def process_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def pump_until(root: tk.Tk, condition: Callable[[], Any], timeout: float = 10.0, message: str = "condition") -> Any:
+def pump_until(root: tk.Tk, condition: Callable[[], Any], timeout: float = 30.0, message: str = "condition") -> Any:
     """Run Tk's event loop until `condition` holds, or fail at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -179,7 +179,7 @@ class Host:
     def root(self) -> tk.Tk:
         return self.window.root
 
-    def pump_until(self, condition: Callable[[], Any], timeout: float = 10.0, message: str = "condition") -> Any:
+    def pump_until(self, condition: Callable[[], Any], timeout: float = 30.0, message: str = "condition") -> Any:
         return pump_until(self.root, condition, timeout, message)
 
     def start(self) -> int:

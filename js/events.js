@@ -1,0 +1,84 @@
+// @ts-check
+/**
+ * Every event name that crosses a layer boundary, in one place.
+ *
+ * Protocol/RTC layer (SignalingClient, PeerMesh, CallSession) → UI, and UI widgets → app.js.
+ * Each event is a CustomEvent; its `detail` is described next to the name.
+ */
+export const Events = Object.freeze({
+  // SignalingClient (js/signaling.js)
+  /** detail: {state: "closed"|"connecting"|"open"|"reconnecting"} */
+  SOCKET_STATE: "signaling:state",
+  /** detail: HelloMessage — the socket is admitted to the lobby */
+  HELLO: "signaling:hello",
+  /** detail: RosterMessage */
+  ROSTER: "signaling:roster",
+  /** detail: FullMessage */
+  FULL: "signaling:full",
+  /** detail: OfferMessage | AnswerMessage | IceMessage (relayed from a participant) */
+  SIGNAL: "signaling:signal",
+  /** detail: ChatMessage (relayed; the chat panel comes in a later issue) */
+  CHAT: "signaling:chat",
+  /** detail: ErrorMessage — a refused message, the socket stays open */
+  SERVER_ERROR: "signaling:error",
+  /** detail: {code, reason} — the socket closed and will not reconnect by itself */
+  UNAUTHORIZED: "signaling:unauthorized",
+  /** detail: {message} */
+  BROWSER_ONLY: "signaling:browser-only",
+  /** detail: {attempt, delay} — an unexpected drop; the next attempt starts after `delay` ms */
+  RECONNECTING: "signaling:reconnecting",
+
+  // PeerMesh (js/mesh.js)
+  /** detail: {id, stream} — remote audio from one participant */
+  PEER_TRACK: "mesh:track",
+  /** detail: {id, state} — an RTCPeerConnection's connectionState */
+  PEER_STATE: "mesh:state",
+  /** detail: {id} — the link to one participant is closed */
+  PEER_CLOSED: "mesh:closed",
+
+  // CallSession (js/call.js)
+  /** detail: {state: "idle"|"connecting"|"live"} */
+  CALL_STATE: "call:state",
+  /** detail: {state: "offline"|"connecting"|"open"|"reconnecting"|"refused", delay?} */
+  CONNECTION: "call:connection",
+  /** detail: {participants: Participant[], capacity, selfId, joined} */
+  PARTICIPANTS: "call:participants",
+  /** detail: Participant */
+  PARTICIPANT_JOINED: "call:participant-joined",
+  /** detail: Participant */
+  PARTICIPANT_LEFT: "call:participant-left",
+  /** detail: {stream: MediaStream | null} */
+  LOCAL_STREAM: "call:local-stream",
+  /** detail: {muted} */
+  SELF_MUTED: "call:self-muted",
+  /** detail: {code, capacity?, message?} — a reason the call could not start or went on */
+  CALL_ERROR: "call:error",
+
+  // UI widgets → app.js
+  /** detail: {name, token} */
+  UI_JOIN: "ui:join",
+  /** detail: {} */
+  UI_LEAVE: "ui:leave",
+  /** detail: {muted} */
+  UI_SELF_MUTE: "ui:self-mute",
+  /** detail: {id, muted} */
+  UI_PEER_MUTE: "ui:peer-mute",
+  /** detail: {id, volume} — 0…1 */
+  UI_PEER_VOLUME: "ui:peer-volume",
+  /** detail: {stun, lang} */
+  UI_SETTINGS: "ui:settings",
+  /** detail: {} — the user asks to try joining again (the room was full) */
+  UI_RETRY: "ui:retry",
+  /** detail: {} — the user wants to correct the room token */
+  UI_EDIT_TOKEN: "ui:edit-token",
+});
+
+/**
+ * Dispatch a CustomEvent with a detail on a target.
+ * @param {EventTarget} target
+ * @param {string} type
+ * @param {unknown} [detail]
+ */
+export function emit(target, type, detail = {}) {
+  target.dispatchEvent(new CustomEvent(type, { detail }));
+}

@@ -1,0 +1,307 @@
+// @ts-check
+/**
+ * The full mesh: one RTCPeerConnection per remote participant, negotiated with the
+ * "perfect negotiation" pattern so that two sides offering at once still connect.
+ * It never touches the DOM and never opens a socket: outgoing signals go to `send`.
+ */
+import { Events, emit } from "./events.js";
+
+/** @typedef {import("./signaling.js").IceServer} IceServer */
+/** @typedef {import("./signaling.js").DescriptionMessage} DescriptionMessage */
+/** @typedef {import("./signaling.js").IceMessage} IceMessage */
+/**
+ * @typedef {{type: "offer" | "answer", to: string, sdp: string}
+ *   | {type: "ice", to: string, candidate: RTCIceCandidateInit | null}} OutgoingSignal
+ */
+
+/** How long the earlier participant waits for the newcomer's offer before offering itself. */
+const OFFER_GRACE_MS = 4000;
+
+/**
+ * True for a candidate on a link-local address (169.254.0.0/16, fe80::/10): such an address
+ * only works on one network segment and often stalls ICE. mDNS (.local) and LAN ones are kept.
+ * @param {string | undefined} candidate the `candidate:…` line
+ */
+export function isLinkLocalCandidate(candidate) {
+  if (!candidate) return false;
+  const fields = candidate.replace(/^a=/, "").split(/\s+/);
+  const address = (fields[4] || "").toLowerCase();
+  if (/^169\.254\.\d{1,3}\.\d{1,3}$/.test(address)) return true;
+  return /^fe[89ab][0-9a-f]:/.test(address);
+}
+
+/** One RTCPeerConnection to one participant, with its perfect-negotiation state. */
+class PeerLink {
+  /**
+   * @param {PeerMesh} mesh
+   * @param {string} id the remote participant's id
+   * @param {boolean} polite the polite side gives way when both offer at once
+   */
+  constructor(mesh, id, polite) {
+    this.mesh = mesh;
+    this.id = id;
+    this.polite = polite;
+    this.pc = mesh.createConnection();
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.settingRemoteAnswer = false;
+    this.trackAdded = false;
+    this.closed = false;
+    /** @type {RTCIceCandidateInit[]} candidates that came before the remote description */
+    this.pendingCandidates = [];
+    /** Incoming signals are handled one at a time, in order. */
+    this.queue = Promise.resolve();
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.graceTimer = undefined;
+    /** @type {RTCPeerConnectionState} */
+    this.state = "new";
+
+    const pc = this.pc;
+    pc.onnegotiationneeded = () => this.negotiate();
+    pc.onicecandidate = ({ candidate }) => {
+      if (this.closed) return;
+      if (candidate && (!candidate.candidate || isLinkLocalCandidate(candidate.candidate))) return;
+      mesh.send({ type: "ice", to: id, candidate: candidate ? candidate.toJSON() : null });
+    };
+    pc.ontrack = ({ track, streams }) => {
+      const stream = streams[0] || new MediaStream([track]);
+      emit(mesh, Events.PEER_TRACK, { id, stream });
+    };
+    pc.onconnectionstatechange = () => {
+      if (this.closed) return;
+      this.state = pc.connectionState;
+      emit(mesh, Events.PEER_STATE, { id, state: this.state });
+      // Both sides may restart; perfect negotiation sorts out the two offers.
+      if (this.state === "failed") pc.restartIce();
+    };
+  }
+
+  /** Add the local microphone track once; this starts (or completes) a negotiation. */
+  addLocalTrack() {
+    if (this.trackAdded || this.closed || !this.mesh.stream) return;
+    this.trackAdded = true;
+    clearTimeout(this.graceTimer);
+    for (const track of this.mesh.stream.getAudioTracks()) this.pc.addTrack(track, this.mesh.stream);
+  }
+
+  /** The newcomer calls: adding the track fires negotiationneeded, which sends the offer. */
+  call() {
+    this.addLocalTrack();
+  }
+
+  /** The earlier participant waits for the newcomer's offer, and offers itself if none comes. */
+  expect() {
+    this.graceTimer = setTimeout(() => {
+      if (!this.pc.remoteDescription) this.addLocalTrack();
+    }, OFFER_GRACE_MS);
+  }
+
+  /** @private */
+  async negotiate() {
+    if (this.closed) return;
+    try {
+      this.makingOffer = true;
+      await this.pc.setLocalDescription();
+      const description = this.pc.localDescription;
+      if (description && !this.closed) this.mesh.send({ type: "offer", to: this.id, sdp: description.sdp });
+    } catch (error) {
+      this.mesh.warn(this.id, "could not make an offer", error);
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  /** @param {DescriptionMessage | IceMessage} message */
+  handle(message) {
+    this.queue = this.queue.then(() => (message.type === "ice"
+      ? this.addCandidate(message.candidate)
+      : this.setRemote({ type: message.type, sdp: message.sdp })));
+  }
+
+  /**
+   * @private
+   * @param {RTCSessionDescriptionInit} description
+   */
+  async setRemote(description) {
+    if (this.closed) return;
+    const pc = this.pc;
+    const readyForOffer = !this.makingOffer && (pc.signalingState === "stable" || this.settingRemoteAnswer);
+    const collision = description.type === "offer" && !readyForOffer;
+    this.ignoreOffer = !this.polite && collision;
+    if (this.ignoreOffer) return;
+    try {
+      this.settingRemoteAnswer = description.type === "answer";
+      await pc.setRemoteDescription(description);
+      this.settingRemoteAnswer = false;
+      if (description.type === "offer") {
+        // The answerer's track rides in the answer: addTrack reuses the offered transceiver.
+        this.addLocalTrack();
+        await pc.setLocalDescription();
+        const answer = pc.localDescription;
+        if (answer && !this.closed) this.mesh.send({ type: "answer", to: this.id, sdp: answer.sdp });
+      }
+      await this.flushCandidates();
+    } catch (error) {
+      this.settingRemoteAnswer = false;
+      this.mesh.warn(this.id, `could not apply the ${description.type}`, error);
+    }
+  }
+
+  /**
+   * @private
+   * @param {RTCIceCandidateInit | null} candidate
+   */
+  async addCandidate(candidate) {
+    if (this.closed || !candidate || !candidate.candidate) return;
+    if (isLinkLocalCandidate(candidate.candidate)) return;
+    if (!this.pc.remoteDescription) {
+      this.pendingCandidates.push(candidate);
+      return;
+    }
+    try {
+      await this.pc.addIceCandidate(candidate);
+    } catch (error) {
+      if (!this.ignoreOffer) this.mesh.warn(this.id, "could not add a candidate", error);
+    }
+  }
+
+  /** @private */
+  async flushCandidates() {
+    const pending = this.pendingCandidates.splice(0);
+    for (const candidate of pending) await this.addCandidate(candidate);
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.graceTimer);
+    const pc = this.pc;
+    pc.onnegotiationneeded = pc.onicecandidate = pc.ontrack = pc.onconnectionstatechange = null;
+    pc.close();
+  }
+}
+
+export class PeerMesh extends EventTarget {
+  /**
+   * @param {(signal: OutgoingSignal) => void} send delivers a signal to the server
+   */
+  constructor(send) {
+    super();
+    this.send = send;
+    this.selfId = "";
+    /** @type {IceServer[]} */
+    this.iceServers = [];
+    /** @type {MediaStream | null} */
+    this.stream = null;
+    /** @type {Map<string, PeerLink>} */
+    this.links = new Map();
+  }
+
+  /**
+   * Begin a call: which id is ours, which ICE servers to use, which microphone stream to send.
+   * @param {{selfId: string, iceServers: IceServer[], stream: MediaStream}} options
+   */
+  start({ selfId, iceServers, stream }) {
+    this.close();
+    this.selfId = selfId;
+    this.iceServers = iceServers;
+    this.stream = stream;
+  }
+
+  /**
+   * Bring the links in line with the roster (participants in join order). The one who joined
+   * later calls the one who joined earlier, so the usual case has one offer per pair.
+   * @param {string[]} ids
+   */
+  sync(ids) {
+    if (!this.selfId || !this.stream) return;
+    const selfIndex = ids.indexOf(this.selfId);
+    for (const [id] of this.links) {
+      if (!ids.includes(id)) this.remove(id);
+    }
+    if (selfIndex < 0) return;
+    ids.forEach((id, index) => {
+      if (id === this.selfId || this.links.has(id)) return;
+      const link = this.link(id);
+      if (index < selfIndex) link.call();
+      else link.expect();
+    });
+  }
+
+  /**
+   * An offer, answer or candidate relayed from a participant.
+   * @param {DescriptionMessage | IceMessage} message
+   */
+  handle(message) {
+    if (!this.selfId || !this.stream || message.from === this.selfId) return;
+    const link = this.links.get(message.from) || (message.type === "offer" ? this.link(message.from) : null);
+    if (link) link.handle(message);
+  }
+
+  /** A new RTCPeerConnection; if the ICE servers are refused, one without them still works on a LAN. */
+  createConnection() {
+    try {
+      return new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+    } catch (error) {
+      this.warn("-", "ICE servers refused, going on without them", error);
+      return new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+    }
+  }
+
+  /**
+   * @private
+   * @param {string} id
+   */
+  link(id) {
+    const link = new PeerLink(this, id, this.selfId > id);
+    this.links.set(id, link);
+    return link;
+  }
+
+  /** @param {string} id */
+  remove(id) {
+    const link = this.links.get(id);
+    if (!link) return;
+    link.close();
+    this.links.delete(id);
+    emit(this, Events.PEER_CLOSED, { id });
+  }
+
+  /** Close every link (the local stream belongs to the caller and is left alone). */
+  close() {
+    for (const id of [...this.links.keys()]) this.remove(id);
+    this.selfId = "";
+    this.stream = null;
+  }
+
+  /** @returns {string[]} */
+  peerIds() {
+    return [...this.links.keys()];
+  }
+
+  /** @param {string} id */
+  connectionState(id) {
+    const link = this.links.get(id);
+    return link ? link.pc.connectionState : "closed";
+  }
+
+  /**
+   * The RTCStats of one link as plain objects (for the tests' debug handle).
+   * @param {string} id
+   */
+  async getStats(id) {
+    const link = this.links.get(id);
+    if (!link) return [];
+    const report = await link.pc.getStats();
+    return [...report.values()];
+  }
+
+  /**
+   * @param {string} id
+   * @param {string} what
+   * @param {unknown} error
+   */
+  warn(id, what, error) {
+    console.warn(`peer ${id}: ${what}:`, error instanceof Error ? error.message : error);
+  }
+}

@@ -1,0 +1,69 @@
+// @ts-check
+/** The settings dialog: an extra STUN server and the language, both kept in localStorage. */
+import { Events, emit } from "./events.js";
+import { Modal } from "./modal.js";
+
+/**
+ * True for a STUN URL as RTCIceServer accepts it: stun: or stuns:, a host name, IPv4 or
+ * bracketed IPv6 address, and an optional port (RFC 7064).
+ * @param {string} url
+ */
+export function isStunUrl(url) {
+  const match = /^stuns?:(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*)(?::(\d{1,5}))?$/i
+    .exec(url);
+  return Boolean(match) && (match?.[2] === undefined || Number(match[2]) <= 65535 && Number(match[2]) > 0);
+}
+
+/** @typedef {{stun: string, lang: string}} Settings  lang is "auto", "en" or "ru" */
+
+export class SettingsDialog extends Modal {
+  /** @param {import("./i18n.js").I18n} i18n */
+  constructor(i18n) {
+    super("settings-modal");
+    this.i18n = i18n;
+    this.form = /** @type {HTMLFormElement} */ (document.getElementById("settings-form"));
+    this.stun = /** @type {HTMLInputElement} */ (document.getElementById("stun-url"));
+    this.stunError = /** @type {HTMLElement} */ (document.getElementById("stun-error"));
+    this.language = /** @type {HTMLSelectElement} */ (document.getElementById("language"));
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.save();
+    });
+    this.stun.addEventListener("input", () => this.setError(false));
+  }
+
+  /** @param {Settings} settings */
+  show(settings) {
+    this.stun.value = settings.stun;
+    this.language.value = settings.lang;
+    this.setError(false);
+    this.open();
+  }
+
+  /** @private */
+  save() {
+    const stun = this.stun.value.trim();
+    if (stun && !isStunUrl(stun)) {
+      this.setError(true);
+      this.stun.focus();
+      return;
+    }
+    this.close();
+    emit(this, Events.UI_SETTINGS, { stun, lang: this.language.value });
+  }
+
+  /**
+   * @private
+   * @param {boolean} shown
+   */
+  setError(shown) {
+    this.stunError.hidden = !shown;
+    if (shown) {
+      this.stunError.dataset.i18n = "stunInvalid";
+      this.stunError.textContent = this.i18n.t("stunInvalid");
+      this.stun.setAttribute("aria-invalid", "true");
+    } else {
+      this.stun.removeAttribute("aria-invalid");
+    }
+  }
+}
