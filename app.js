@@ -15,6 +15,7 @@ import { Particles } from "./js/particles.js";
 import { PeerPlayers } from "./js/players.js";
 import { Roster, SELF } from "./js/roster.js";
 import { SettingsDialog } from "./js/settings.js";
+import { hasTurnServer } from "./js/mesh.js";
 import { StatusBar } from "./js/statusbar.js";
 import { local, session as tabStore } from "./js/storage.js";
 import { Toasts } from "./js/toasts.js";
@@ -52,6 +53,7 @@ async function main() {
   const t = i18n.t.bind(i18n);
 
   call.stunUrl = local.get("stun");
+  call.mesh.relayOnly = local.get("privacy") === "1";
   controls.fill(local.get("name"), token, fromInvite);
   controls.setState("idle");
   status.set({ hasToken: Boolean(token) });
@@ -84,13 +86,23 @@ async function main() {
     controls.focusToken();
   });
   /** @type {HTMLElement} */ (document.getElementById("settings-button")).addEventListener("click", () => {
-    settings.show({ stun: local.get("stun"), lang: local.get("lang") || "auto" });
+    settings.show({
+      stun: local.get("stun"), lang: local.get("lang") || "auto", privacy: call.mesh.relayOnly,
+      turn: hasTurnServer(call.iceServers()),
+    });
   });
   settings.addEventListener(Events.UI_SETTINGS, async (event) => {
-    const { stun, lang } = /** @type {CustomEvent} */ (event).detail;
+    const { stun, lang, privacy } = /** @type {CustomEvent} */ (event).detail;
     if (stun) local.set("stun", stun);
     else local.remove("stun");
     call.stunUrl = stun;
+    if (privacy) local.set("privacy", "1");
+    else local.remove("privacy");
+    if (privacy !== call.mesh.relayOnly) {
+      call.mesh.relayOnly = privacy;
+      // Connections already made keep their paths: rebuild them under the new policy.
+      for (const id of call.mesh.peerIds()) call.mesh.rebuild(id);
+    }
     if (lang === "auto") local.remove("lang");
     else local.set("lang", lang);
     // The switch wins over ?lang= from now on, so drop it from the address bar.
@@ -183,6 +195,8 @@ async function main() {
       connectionState: (id) => call.mesh.connectionState(id),
       /** @param {string} id @returns {Promise<object[]>} that connection's RTCStats, as plain objects */
       getStats: (id) => call.mesh.getStats(id),
+      /** @param {string} id @returns {string} that RTCPeerConnection's iceTransportPolicy */
+      iceTransportPolicy: (id) => call.mesh.configuration(id)?.iceTransportPolicy || "",
       /** @returns {boolean} whether the particles canvas is animating */
       particlesRunning: () => particles.running,
     }),

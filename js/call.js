@@ -10,7 +10,7 @@ import { SignalingClient } from "./signaling.js";
 
 /** @typedef {import("./signaling.js").RosterEntry} RosterEntry */
 /** @typedef {import("./signaling.js").IceServer} IceServer */
-/** @typedef {{id: string, name: string, self: boolean}} Participant */
+/** @typedef {{id: string, name: string, self: boolean, reconnecting?: boolean}} Participant */
 /** @typedef {"idle" | "connecting" | "live" | "reconnecting"} CallState */
 /** @typedef {"offline" | "connecting" | "open" | "reconnecting" | "refused"} ConnectionState */
 
@@ -207,8 +207,8 @@ export class CallSession extends EventTarget {
   socketStateChanged() {
     const state = this.client.state;
     if (state === "reconnecting" && (this.callState === "live" || this.callState === "connecting")) {
-      // The server gives us a new id after the reconnect, so every link has to be rebuilt anyway.
-      this.mesh.close();
+      // The peer connections stay up: audio goes browser to browser and may well still flow.
+      // If the server lets us resume (same id), they simply carry on; if not, hello rebuilds them.
       if (this.stream) this.setCallState("reconnecting");
     }
     if (state === "connecting") this.setConnection("connecting");
@@ -218,10 +218,14 @@ export class CallSession extends EventTarget {
 
   /** @private */
   hello() {
-    if (this.baseline) this.quietUntil = performance.now() + RECONNECT_QUIET_MS;
+    if (!this.client.resumed) {
+      // A new id (server restart, or gone longer than the grace period): every link is rebuilt.
+      this.mesh.close();
+      if (this.baseline) this.quietUntil = performance.now() + RECONNECT_QUIET_MS;
+    }
     this.ownIds.add(this.client.id);
     this.rosterChanged();
-    if (this.wantCall && this.stream) this.client.join(this.name);
+    if (this.wantCall && this.stream && !this.joined) this.client.join(this.name);
   }
 
   /** @private */

@@ -17,6 +17,21 @@ import { Events, emit } from "./events.js";
 /** How long the earlier participant waits for the newcomer's offer before offering itself. */
 const OFFER_GRACE_MS = 4000;
 
+/** "disconnected" often heals by itself (a Wi-Fi hiccup): wait this long before an ICE restart. */
+const DISCONNECTED_GRACE_MS = 4000;
+
+/** After this many ICE restarts that did not reach "connected", the connection is rebuilt. */
+const MAX_ICE_RESTARTS = 3;
+
+/**
+ * True when some ICE server is a TURN relay, so relay-only (privacy) mode can work at all.
+ * @param {IceServer[]} servers
+ */
+export function hasTurnServer(servers) {
+  return servers.some((server) => (Array.isArray(server.urls) ? server.urls : [server.urls])
+    .some((url) => /^turns?:/i.test(url)));
+}
+
 /**
  * True for a candidate on a link-local address (169.254.0.0/16, fe80::/10): such an address
  * only works on one network segment and often stalls ICE. mDNS (.local) and LAN ones are kept.
@@ -55,6 +70,10 @@ class PeerLink {
     this.graceTimer = undefined;
     /** @type {RTCPeerConnectionState} */
     this.state = "new";
+    /** ICE restarts since the link was last connected. */
+    this.restarts = 0;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.disconnectTimer = undefined;
 
     const pc = this.pc;
     pc.onnegotiationneeded = () => this.negotiate();
@@ -71,9 +90,39 @@ class PeerLink {
       if (this.closed) return;
       this.state = pc.connectionState;
       emit(mesh, Events.PEER_STATE, { id, state: this.state });
-      // Both sides may restart; perfect negotiation sorts out the two offers.
-      if (this.state === "failed") pc.restartIce();
+      this.recover();
     };
+  }
+
+  /**
+   * ICE recovery: restart at once on "failed", after a grace period on "disconnected", and
+   * rebuild the whole connection after MAX_ICE_RESTARTS restarts that did not help. Both sides
+   * may restart at once; perfect negotiation sorts out the two offers.
+   * @private
+   */
+  recover() {
+    clearTimeout(this.disconnectTimer);
+    this.disconnectTimer = undefined;
+    if (this.state === "connected") {
+      this.restarts = 0;
+    } else if (this.state === "failed") {
+      this.restartIce();
+    } else if (this.state === "disconnected") {
+      this.disconnectTimer = setTimeout(() => {
+        if (!this.closed && this.pc.connectionState === "disconnected") this.restartIce();
+      }, DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  /** @private */
+  restartIce() {
+    if (this.restarts >= MAX_ICE_RESTARTS) {
+      this.mesh.rebuild(this.id);
+      return;
+    }
+    this.restarts += 1;
+    emit(this.mesh, Events.PEER_STATE, { id: this.id, state: "restarting", restarts: this.restarts });
+    this.pc.restartIce();
   }
 
   /** Add the local microphone track once; this starts (or completes) a negotiation. */
@@ -144,6 +193,9 @@ class PeerLink {
     } catch (error) {
       this.settingRemoteAnswer = false;
       this.mesh.warn(this.id, `could not apply the ${description.type}`, error);
+      // An offer this connection cannot take (the other side rebuilt its connection, with a new
+      // certificate) is given to a fresh connection instead.
+      if (description.type === "offer" && !this.closed) this.mesh.rebuild(this.id, description);
     }
   }
 
@@ -175,6 +227,7 @@ class PeerLink {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.graceTimer);
+    clearTimeout(this.disconnectTimer);
     const pc = this.pc;
     pc.onnegotiationneeded = pc.onicecandidate = pc.ontrack = pc.onconnectionstatechange = null;
     pc.close();
@@ -195,6 +248,8 @@ export class PeerMesh extends EventTarget {
     this.stream = null;
     /** @type {Map<string, PeerLink>} */
     this.links = new Map();
+    /** Privacy mode: send everything through the TURN relay, so peers never learn our address. */
+    this.relayOnly = false;
   }
 
   /**
@@ -240,8 +295,10 @@ export class PeerMesh extends EventTarget {
 
   /** A new RTCPeerConnection; if the ICE servers are refused, one without them still works on a LAN. */
   createConnection() {
+    /** @type {RTCIceTransportPolicy} */
+    const iceTransportPolicy = this.relayOnly && hasTurnServer(this.iceServers) ? "relay" : "all";
     try {
-      return new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+      return new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle", iceTransportPolicy });
     } catch (error) {
       this.warn("-", "ICE servers refused, going on without them", error);
       return new RTCPeerConnection({ bundlePolicy: "max-bundle" });
@@ -256,6 +313,23 @@ export class PeerMesh extends EventTarget {
     const link = new PeerLink(this, id, this.selfId > id);
     this.links.set(id, link);
     return link;
+  }
+
+  /**
+   * Replace one link with a fresh RTCPeerConnection (new ICE, new DTLS) and negotiate again.
+   * With `offer`, the other side already rebuilt: the fresh connection answers that offer.
+   * @param {string} id
+   * @param {RTCSessionDescriptionInit} [offer]
+   */
+  rebuild(id, offer) {
+    const old = this.links.get(id);
+    if (!old || !this.stream) return;
+    old.close();
+    const link = new PeerLink(this, id, old.polite);
+    this.links.set(id, link);
+    emit(this, Events.PEER_STATE, { id, state: "rebuilding" });
+    if (offer && offer.sdp) link.handle({ type: "offer", from: id, to: this.selfId, sdp: offer.sdp });
+    else link.call();
   }
 
   /** @param {string} id */
@@ -283,6 +357,15 @@ export class PeerMesh extends EventTarget {
   connectionState(id) {
     const link = this.links.get(id);
     return link ? link.pc.connectionState : "closed";
+  }
+
+  /**
+   * One link's RTCConfiguration (for the tests' debug handle), or null.
+   * @param {string} id
+   */
+  configuration(id) {
+    const link = this.links.get(id);
+    return link ? link.pc.getConfiguration() : null;
   }
 
   /**

@@ -26,7 +26,8 @@ const HUES = Object.freeze([252, 195, 330, 160, 280, 25, 220, 45, 300, 175]);
 
 const STATE_KEYS = Object.freeze({
   new: "peerConnecting", connecting: "peerConnecting", connected: "peerConnected",
-  disconnected: "peerConnecting", failed: "peerFailed", closed: "",
+  disconnected: "peerReconnecting", failed: "peerFailed", closed: "",
+  restarting: "peerReconnecting", rebuilding: "peerReconnecting",
 });
 
 /** One row of the list. */
@@ -54,6 +55,8 @@ class Entry {
     /** @type {string} an RTCPeerConnectionState, or "" before a link exists */
     this.linkState = "";
     this.muted = false;
+    /** The server keeps this participant's seat while its connection to the server is down. */
+    this.reconnecting = false;
   }
 }
 
@@ -107,6 +110,7 @@ export class Roster extends EventTarget {
       }
       entry.name = participant.name;
       entry.self = participant.self;
+      entry.reconnecting = participant.reconnecting === true;
       if (this.list.children[index] !== entry.element) this.list.insertBefore(entry.element, this.list.children[index] || null);
     });
     this.render();
@@ -240,6 +244,7 @@ export class Roster extends EventTarget {
     let stateKey = "";
     if (entry.self && this.joined && this.selfMuted) stateKey = "micOff";
     else if (remoteInCall && entry.muted) stateKey = "peerMuted";
+    else if (remoteInCall && entry.reconnecting) stateKey = "peerReconnecting";
     else if (remoteInCall) stateKey = STATE_KEYS[/** @type {keyof STATE_KEYS} */ (entry.linkState || "new")] || "";
     entry.stateText.textContent = stateKey ? t(stateKey) : "";
     entry.stateText.hidden = !stateKey;

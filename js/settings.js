@@ -14,7 +14,10 @@ export function isStunUrl(url) {
   return Boolean(match) && (match?.[2] === undefined || Number(match[2]) <= 65535 && Number(match[2]) > 0);
 }
 
-/** @typedef {{stun: string, lang: string}} Settings  lang is "auto", "en" or "ru" */
+/**
+ * @typedef {{stun: string, lang: string, privacy: boolean, turn?: boolean}} Settings
+ *   lang is "auto", "en" or "ru"; privacy is relay-only mode; turn says whether a TURN server exists
+ */
 
 export class SettingsDialog extends Modal {
   /** @param {import("./i18n.js").I18n} i18n */
@@ -25,6 +28,8 @@ export class SettingsDialog extends Modal {
     this.stun = /** @type {HTMLInputElement} */ (document.getElementById("stun-url"));
     this.stunError = /** @type {HTMLElement} */ (document.getElementById("stun-error"));
     this.language = /** @type {HTMLSelectElement} */ (document.getElementById("language"));
+    this.privacy = /** @type {HTMLInputElement} */ (document.getElementById("privacy-mode"));
+    this.privacyHint = /** @type {HTMLElement} */ (document.getElementById("privacy-hint"));
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.save();
@@ -36,6 +41,11 @@ export class SettingsDialog extends Modal {
   show(settings) {
     this.stun.value = settings.stun;
     this.language.value = settings.lang;
+    this.privacy.checked = settings.privacy;
+    // Relay-only needs a TURN server; without one the switch would silently break every call.
+    this.privacy.disabled = !settings.turn && !settings.privacy;
+    this.privacyHint.dataset.i18n = settings.turn ? "privacyHint" : "privacyNoTurn";
+    this.privacyHint.textContent = this.i18n.t(this.privacyHint.dataset.i18n);
     this.setError(false);
     this.open();
   }
@@ -49,7 +59,7 @@ export class SettingsDialog extends Modal {
       return;
     }
     this.close();
-    emit(this, Events.UI_SETTINGS, { stun, lang: this.language.value });
+    emit(this, Events.UI_SETTINGS, { stun, lang: this.language.value, privacy: this.privacy.checked });
   }
 
   /**

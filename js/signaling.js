@@ -5,13 +5,15 @@
  */
 import { Events, emit } from "./events.js";
 
-/** @typedef {{id: string, name: string}} RosterEntry */
+/** @typedef {{id: string, name: string, reconnecting?: boolean}} RosterEntry */
 /** @typedef {{urls: string | string[], username?: string, credential?: string}} IceServer */
 /**
  * @typedef {object} HelloMessage
  * @property {"hello"} type
  * @property {number} version
  * @property {string} id           this socket's id (8 hex digits)
+ * @property {string} resume       the secret that takes this id and seat back after a drop
+ * @property {boolean} resumed     true when this socket took back an earlier id and seat
  * @property {RosterEntry[]} roster participants in join order
  * @property {number} capacity
  * @property {IceServer[]} iceServers
@@ -40,6 +42,7 @@ import { Events, emit } from "./events.js";
 export const SUBPROTOCOL = "secret-call.v1";
 export const CLOSE_BROWSER_ONLY = 4400;
 export const CLOSE_UNAUTHORIZED = 4401;
+export const CLOSE_REPLACED = 4409;
 
 /**
  * base64url of the UTF-8 bytes of `text`, without padding: a valid subprotocol token for any text.
@@ -83,6 +86,10 @@ export class SignalingClient extends EventTarget {
     /** @type {IceServer[]} */
     this.iceServers = [];
     this.token = "";
+    /** The id and secret of the last hello, offered again after an unexpected drop (memory only). */
+    this.resume = { id: "", secret: "" };
+    /** True when the last hello took back the previous id and seat. */
+    this.resumed = false;
     this.attempt = 0;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retryTimer = undefined;
@@ -110,6 +117,7 @@ export class SignalingClient extends EventTarget {
       socket.close(1000);
     }
     this.id = "";
+    this.resume = { id: "", secret: "" };
     this.setState("closed");
   }
 
@@ -125,9 +133,11 @@ export class SignalingClient extends EventTarget {
   /** @private */
   open() {
     this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
+    const protocols = [SUBPROTOCOL, "auth." + base64url(this.token)];
+    if (this.resume.id && this.resume.secret) protocols.push(`resume.${this.resume.id}.${this.resume.secret}`);
     let socket;
     try {
-      socket = new this.WebSocketImpl(this.url, [SUBPROTOCOL, "auth." + base64url(this.token)]);
+      socket = new this.WebSocketImpl(this.url, protocols);
     } catch (error) {
       this.scheduleReconnect();
       return;
@@ -147,7 +157,8 @@ export class SignalingClient extends EventTarget {
     if (socket !== this.socket) return;
     this.socket = null;
     this.id = "";
-    if (code === CLOSE_UNAUTHORIZED || code === CLOSE_BROWSER_ONLY) {
+    if (code === CLOSE_UNAUTHORIZED || code === CLOSE_BROWSER_ONLY || code === CLOSE_REPLACED) {
+      // 4409: this tab's seat was taken over by a newer connection of the same participant.
       this.setState("closed");
       if (code === CLOSE_UNAUTHORIZED) emit(this, Events.UNAUTHORIZED, { code, reason });
       return;
@@ -194,6 +205,8 @@ export class SignalingClient extends EventTarget {
     switch (message.type) {
       case "hello":
         this.id = message.id;
+        this.resumed = message.resumed === true;
+        this.resume = { id: message.id, secret: typeof message.resume === "string" ? message.resume : "" };
         this.roster = message.roster;
         this.capacity = message.capacity;
         this.iceServers = Array.isArray(message.iceServers) ? message.iceServers : [];
