@@ -201,6 +201,22 @@ def _reject_constant(name: str) -> None:
     raise ValueError(name)
 
 
+# One decoder and one encoder for every message: building them per call costs more than the parse.
+decode_json = json.JSONDecoder(parse_constant=_reject_constant).decode
+encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class Outgoing(dict):  # type: ignore[type-arg]
+    """A message for many sockets (a roster, a chat): encoded to JSON once, not once per socket."""
+
+    @property
+    def text(self) -> str:
+        cached = self.__dict__.get("_text")
+        if cached is None:
+            cached = self.__dict__["_text"] = encode_json(self)
+        return cached
+
+
 class Room:
     """One call: who is connected, who is in the call, and what goes to whom."""
 
@@ -344,7 +360,7 @@ class Room:
                 self.disconnect(member_id)
             return
         try:
-            message = json.loads(text, parse_constant=_reject_constant)
+            message = decode_json(text)
         except (ValueError, RecursionError):
             self._error(member, "bad-json")
             return
@@ -411,8 +427,8 @@ class Room:
         participants = self.participants
         known = {m.id for m in participants}
         mentioned = list(dict.fromkeys(m for m in mentions[:MAX_MENTIONS] if m in known))
-        out = {"type": "chat", "from": member.id, "name": member.name, "text": text,
-               "mentions": mentioned, "ts": int(self.wall_clock() * 1000)}
+        out = Outgoing(type="chat", name=member.name, text=text, mentions=mentioned,
+                       ts=int(self.wall_clock() * 1000), **{"from": member.id})
         for other in participants:
             other.send(out)
         self.messages_relayed += 1
@@ -449,7 +465,7 @@ class Room:
         self.messages_relayed += 1
 
     def _broadcast_roster(self) -> None:
-        out = {"type": "roster", "roster": self.roster()}
+        out = Outgoing(type="roster", roster=self.roster())
         for other in list(self.members.values()):
             other.send(out)
 
@@ -553,8 +569,9 @@ _CLOSE = object()
 class SocketPeer:
     """The Room's Peer over an aiohttp WebSocket: a queue and one writer task keep frames in order."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None = None) -> None:
         self.ws = ws
+        self.transport = transport
         self.member_id = ""
         self.closing = False
         self._close: tuple[int, str] = (CLOSE_GOING_AWAY, "")
@@ -565,10 +582,17 @@ class SocketPeer:
         if self.closing:
             return
         if self._queue.qsize() >= SEND_QUEUE_LIMIT:
-            logger.warning("peer %s reads too slowly; closing it", self.member_id)
-            self.close(CLOSE_POLICY, "too slow")
+            logger.warning("peer %s reads too slowly; cutting it off", self.member_id)
+            self.abort()
             return
-        self._queue.put_nowait(json.dumps(message, ensure_ascii=False, separators=(",", ":")))
+        self._queue.put_nowait(message.text if isinstance(message, Outgoing) else encode_json(message))
+
+    def abort(self) -> None:
+        """Cut off a socket that cannot keep up: a close frame would only wait behind the rest."""
+        self.closing = True
+        self.writer.cancel()
+        if self.transport is not None:
+            self.transport.abort()
 
     def close(self, code: int, reason: str) -> None:
         if self.closing:
@@ -657,25 +681,35 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), max_msg_size=MAX_FRAME,
                                heartbeat=config.heartbeat or None)
     await ws.prepare(request)
-    peer = SocketPeer(ws)
+    peer = SocketPeer(ws, request.transport)
     state.sockets.add(peer)
     state.per_address[address] = state.per_address.get(address, 0) + 1
     peer.member_id = member_id = room.connect(peer, resume)
-    violated = False
+    clean = False
     try:
-        async for frame in ws:
+        while True:
+            frame = await ws.receive()
             if frame.type == WSMsgType.TEXT:
                 room.receive(member_id, frame.data)
             elif frame.type == WSMsgType.BINARY:
                 logger.info("peer %s sent a binary frame; closing", member_id)
                 peer.close(CLOSE_UNSUPPORTED, "binary frames are not supported")
-            elif frame.type == WSMsgType.ERROR and isinstance(frame.data, WebSocketError):
-                logger.info("peer %s broke the WebSocket protocol (%s)", member_id, frame.data.code)
-                violated = True
+            elif frame.type == WSMsgType.CLOSE:
+                # Seen here even when the client cut TCP right after its close frame, which
+                # aiohttp then records as 1006: the close frame is what makes it clean.
+                clean = True
+                break
+            elif frame.type == WSMsgType.ERROR:
+                if isinstance(frame.data, WebSocketError):
+                    logger.info("peer %s broke the WebSocket protocol (%s)", member_id, frame.data.code)
+                    clean = True
+                break
+            elif frame.type in (WSMsgType.CLOSING, WSMsgType.CLOSED):
+                break
     finally:
         # A close frame, or a close we started, frees the seat at once; a vanished socket
         # (reset, half-open, missed heartbeats) keeps it for the grace period.
-        if peer.closing or violated or ws.close_code not in (None, WSCloseCode.ABNORMAL_CLOSURE):
+        if peer.closing or clean:
             room.disconnect(member_id, peer)
         else:
             room.drop(member_id, peer)

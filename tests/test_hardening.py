@@ -139,3 +139,71 @@ async def test_forwarded_headers_honoured_from_trusted_proxies(make_api: Any) ->
                                      headers={"User-Agent": "Mozilla/5.0", "Origin": https_origin,
                                               "X-Forwarded-Proto": "https"})
     assert (await ws.receive_json())["type"] == "hello"
+
+
+def masked_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One client-to-server WebSocket frame (clients must mask)."""
+    import os
+    import struct
+    mask = os.urandom(4)
+    header = bytes([0x80 | opcode])
+    if len(payload) < 126:
+        header += bytes([0x80 | len(payload)])
+    else:
+        header += bytes([0x80 | 126]) + struct.pack("!H", len(payload))
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+async def raw_participant(api: Api, name: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A participant on a bare TCP socket, so the test decides what it reads and how it closes."""
+    import base64
+    reader, writer = await asyncio.open_connection(api.client.host, api.client.port)
+    key = base64.b64encode(b"0123456789abcdef").decode()
+    writer.write((f"GET /ws HTTP/1.1\r\nHost: {api.client.host}:{api.client.port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                  f"Sec-WebSocket-Protocol: secret-call.v1, {auth('test-token-Ключ')}\r\n"
+                  f"Origin: {api.origin}\r\nUser-Agent: Mozilla/5.0 raw\r\n\r\n").encode())
+    assert b"101" in await reader.readuntil(b"\r\n\r\n")
+    writer.write(masked_frame(json.dumps({"type": "name", "name": name}).encode()))
+    await writer.drain()
+    await wait_for(lambda: name in [m.name for m in api.state.room.participants], message=f"{name} joins")
+    return reader, writer
+
+
+async def test_close_frame_then_cut_tcp_still_frees_the_seat_at_once(make_api: Any) -> None:
+    api = await make_api(capacity=2, resume_grace=30)
+    reader, writer = await raw_participant(api, "Hasty")
+    writer.write(masked_frame((1000).to_bytes(2, "big"), opcode=0x8))
+    await writer.drain()
+    writer.transport.abort()
+    await wait_for(lambda: not api.state.room.participants, timeout=5,
+                   message="the seat is freed without the 30 s grace period")
+
+
+async def test_a_reader_that_never_reads_is_closed_and_others_go_on(make_api: Any) -> None:
+    api = await make_api(capacity=3, rate_limit=0, heartbeat=0)
+    reader, writer = await raw_participant(api, "Sloth")
+    # From here on it never reads: what the server sends it piles up.
+    talker, _ = await api.joined("Talker")
+    listener, _ = await api.joined("Listener")
+    heard: dict[str, list[str]] = {"Talker": [], "Listener": []}
+
+    async def keep_reading(ws: aiohttp.ClientWebSocketResponse, name: str) -> None:
+        async for frame in ws:
+            message = json.loads(frame.data)
+            if message["type"] == "chat":
+                heard[name].append(message["text"])
+    readers = [asyncio.create_task(keep_reading(talker, "Talker")),
+               asyncio.create_task(keep_reading(listener, "Listener"))]
+    text = "x" * 1900
+    for _ in range(10_000):
+        await talker.send_str(json.dumps({"type": "chat", "text": text}))
+    await wait_for(lambda: "Sloth" not in [m.name for m in api.state.room.participants], timeout=60,
+                   message="the server cuts off the reader that never reads")
+    await talker.send_json({"type": "chat", "text": "still flowing"})
+    await wait_for(lambda: "still flowing" in heard["Listener"], timeout=60, message="the others go on")
+    assert sorted(m.name for m in api.state.room.participants) == ["Listener", "Talker"]
+    assert len(heard["Listener"]) == 10_001
+    for task in readers:
+        task.cancel()
+    writer.close()
