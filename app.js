@@ -5,6 +5,7 @@
  */
 import { SpeakingMeter } from "./js/audio.js";
 import { CallSession } from "./js/call.js";
+import { CHAT_ERRORS, ChatPanel, excerpt } from "./js/chat.js";
 import { CallControls } from "./js/controls.js";
 import { Events } from "./js/events.js";
 import { I18n, pickLanguage } from "./js/i18n.js";
@@ -15,10 +16,14 @@ import { Particles } from "./js/particles.js";
 import { PeerPlayers } from "./js/players.js";
 import { Roster, SELF } from "./js/roster.js";
 import { SettingsDialog } from "./js/settings.js";
+import { SoundCheck } from "./js/soundcheck.js";
+import { SoundCheckPanel } from "./js/soundcheck-panel.js";
 import { hasTurnServer } from "./js/mesh.js";
 import { StatusBar } from "./js/statusbar.js";
 import { local, session as tabStore } from "./js/storage.js";
 import { Toasts } from "./js/toasts.js";
+import { VerifyDialog } from "./js/verify-dialog.js";
+import { Verifier } from "./js/verify.js";
 
 /** Messages shown under the form, by CALL_ERROR code. */
 const FORM_ERRORS = Object.freeze({
@@ -40,6 +45,7 @@ async function main() {
   const particles = new Particles(/** @type {HTMLCanvasElement} */ (document.getElementById("particles")));
   const controls = new CallControls(i18n);
   const roster = new Roster(i18n);
+  const chat = new ChatPanel(i18n);
   const status = new StatusBar(i18n);
   const toasts = new Toasts();
   const fullModal = new FullModal(i18n);
@@ -153,6 +159,7 @@ async function main() {
   });
   call.addEventListener(Events.CALL_ERROR, (event) => {
     const { code, capacity, message } = /** @type {CustomEvent} */ (event).detail;
+    if (chatRefused(code)) return;
     const formKey = FORM_ERRORS[/** @type {keyof FORM_ERRORS} */ (code)];
     if (code === "full") fullModal.show(capacity);
     else if (code === "unauthorized") tokenModal.open();
@@ -178,6 +185,108 @@ async function main() {
   });
   window.addEventListener("online", () => call.client.retryNow());
 
+  // -- chat: a card beside the roster; messages go over the signaling socket --------------------
+  /** Chat messages sent and not answered yet: the server answers each with the message or an error. */
+  let chatPending = 0;
+  /**
+   * A refused chat message: a toast, and the text back in the composer. False for other errors.
+   * @param {string} code
+   */
+  function chatRefused(code) {
+    const key = CHAT_ERRORS[/** @type {keyof CHAT_ERRORS} */ (code)];
+    if (!key || chatPending === 0) return false;
+    chatPending -= 1;
+    chat.restore();
+    toasts.show(t(key), "error");
+    return true;
+  }
+  chat.addEventListener(Events.UI_CHAT_SEND, (event) => {
+    const { text, mentions } = /** @type {CustomEvent} */ (event).detail;
+    if (!call.client.chat(text, mentions)) {
+      toasts.show(t("errChatOffline"), "error");
+      return;
+    }
+    chatPending += 1;
+    chat.sent();
+  });
+  call.client.addEventListener(Events.CHAT, (event) => {
+    const message = /** @type {CustomEvent} */ (event).detail;
+    if (message.from === call.client.id) chatPending = Math.max(0, chatPending - 1);
+    const { own, mentionsMe } = chat.add(message, call.client.id);
+    if (mentionsMe && !own && !chat.inView()) {
+      toasts.show(t("toastMentioned", { name: message.name, text: excerpt(message.text) }), "info");
+    }
+  });
+  // CallSession drops not-joined as noise from links being torn down; right after a chat message it is news.
+  call.client.addEventListener(Events.SERVER_ERROR, (event) => {
+    if (/** @type {CustomEvent} */ (event).detail.code === "not-joined") chatRefused("not-joined");
+  });
+  call.client.addEventListener(Events.SOCKET_STATE, () => {
+    if (call.client.state !== "open") chatPending = 0;
+  });
+  call.addEventListener(Events.CALL_STATE, (event) => {
+    chat.setCallState(/** @type {CustomEvent} */ (event).detail.state);
+  });
+  call.addEventListener(Events.PARTICIPANTS, (event) => {
+    chat.setParticipants(/** @type {CustomEvent} */ (event).detail.participants);
+  });
+
+  // -- verification codes: each link's code in the roster, compared aloud in the Verify dialog --
+  const verifier = new Verifier(call.mesh);
+  const verifyDialog = new VerifyDialog(i18n);
+  call.addEventListener(Events.PARTICIPANTS, (event) => {
+    const { participants } = /** @type {CustomEvent} */ (event).detail;
+    verifier.setParticipants(participants);
+    // A row made again (after a roster change) gets its code back.
+    for (const { id } of participants) {
+      const peer = verifier.view(id);
+      roster.setVerification(id, peer.code, peer.status);
+    }
+  });
+  call.addEventListener(Events.CALL_STATE, (event) => {
+    if (/** @type {CustomEvent} */ (event).detail.state === "idle") verifier.reset();
+  });
+  verifier.addEventListener(Events.PEER_CODE, (event) => {
+    const peer = /** @type {CustomEvent} */ (event).detail;
+    roster.setVerification(peer.id, peer.code, peer.status);
+    verifyDialog.update(peer);
+    if (peer.changed) toasts.show(t("toastCodeChanged", { name: peer.name }), "error");
+  });
+  roster.addEventListener(Events.UI_VERIFY, (event) => {
+    const { id } = /** @type {CustomEvent} */ (event).detail;
+    verifier.refresh(id);
+    verifyDialog.show(verifier.view(id));
+  });
+  verifyDialog.addEventListener(Events.UI_VERIFY_RESULT, (event) => {
+    const { id, match } = /** @type {CustomEvent} */ (event).detail;
+    verifier.mark(id, match);
+  });
+
+  // -- sound check: a private echo from the server, offered outside the call -------------------
+  const soundCheck = new SoundCheck(call.client);
+  const soundPanel = new SoundCheckPanel(i18n);
+  soundPanel.addEventListener(Events.UI_SOUND_CHECK_START, () => {
+    const typed = controls.token.value.trim();
+    if (typed) {
+      tabStore.set("token", typed);
+      call.connect(typed);
+    }
+    soundCheck.start(() => call.iceServers());
+  });
+  soundPanel.addEventListener(Events.UI_SOUND_CHECK_STOP, () => soundCheck.stop());
+  soundCheck.addEventListener(Events.SOUND_CHECK_STATE, (event) => {
+    const { state, error } = /** @type {CustomEvent} */ (event).detail;
+    soundPanel.setState(state, error);
+  });
+  soundCheck.addEventListener(Events.SOUND_CHECK_TRACK, (event) => {
+    soundPanel.play(/** @type {CustomEvent} */ (event).detail.stream);
+  });
+  call.addEventListener(Events.CALL_STATE, (event) => {
+    const inCall = /** @type {CustomEvent} */ (event).detail.state !== "idle";
+    if (inCall) soundCheck.stop();
+    soundPanel.show(!inCall);
+  });
+
   if (!window.isSecureContext) new InsecureNotice(i18n).show();
   if (token) call.connect(token);
   controls.focusFirstEmpty();
@@ -197,6 +306,8 @@ async function main() {
       getStats: (id) => call.mesh.getStats(id),
       /** @param {string} id @returns {string} that RTCPeerConnection's iceTransportPolicy */
       iceTransportPolicy: (id) => call.mesh.configuration(id)?.iceTransportPolicy || "",
+      /** @returns {Promise<object[]>} the sound check connection's RTCStats, as plain objects */
+      soundCheckStats: () => soundCheck.getStats(),
       /** @returns {boolean} whether the particles canvas is animating */
       particlesRunning: () => particles.running,
     }),

@@ -17,7 +17,7 @@ export const Events = Object.freeze({
   FULL: "signaling:full",
   /** detail: OfferMessage | AnswerMessage | IceMessage (relayed from a participant) */
   SIGNAL: "signaling:signal",
-  /** detail: ChatMessage (relayed; the chat panel comes in a later issue) */
+  /** detail: ChatMessage (relayed to every participant, the sender included) */
   CHAT: "signaling:chat",
   /** detail: ErrorMessage — a refused message, the socket stays open */
   SERVER_ERROR: "signaling:error",
@@ -27,6 +27,16 @@ export const Events = Object.freeze({
   BROWSER_ONLY: "signaling:browser-only",
   /** detail: {attempt, delay} — an unexpected drop; the next attempt starts after `delay` ms */
   RECONNECTING: "signaling:reconnecting",
+  /** detail: {sdp} — the server's answer to our sound-check offer */
+  ECHO: "signaling:echo",
+  /** detail: {} — the server ended the sound check */
+  ECHO_STOP: "signaling:echo-stop",
+
+  // SoundCheck (js/soundcheck.js)
+  /** detail: {state: "idle"|"starting"|"running", error?: string} */
+  SOUND_CHECK_STATE: "soundcheck:state",
+  /** detail: {stream} — our own voice coming back from the server, to play */
+  SOUND_CHECK_TRACK: "soundcheck:track",
 
   // PeerMesh (js/mesh.js)
   /** detail: {id, stream} — remote audio from one participant */
@@ -35,6 +45,10 @@ export const Events = Object.freeze({
   PEER_STATE: "mesh:state",
   /** detail: {id} — the link to one participant is closed */
   PEER_CLOSED: "mesh:closed",
+
+  // Verifier (js/verify.js)
+  /** detail: {id, name, code: string[] | null, status: VerifyStatus, changed} — changed: a verified code changed */
+  PEER_CODE: "verify:code",
 
   // CallSession (js/call.js)
   /** detail: {state: "idle"|"connecting"|"live"} */
@@ -67,10 +81,20 @@ export const Events = Object.freeze({
   UI_PEER_VOLUME: "ui:peer-volume",
   /** detail: {stun, lang} */
   UI_SETTINGS: "ui:settings",
+  /** detail: {text, mentions} — send a chat message (text trimmed, 1–2000 characters; mentions: ids) */
+  UI_CHAT_SEND: "ui:chat-send",
+  /** detail: {} — start the sound check */
+  UI_SOUND_CHECK_START: "ui:sound-check-start",
+  /** detail: {} — stop the sound check */
+  UI_SOUND_CHECK_STOP: "ui:sound-check-stop",
   /** detail: {} — the user asks to try joining again (the room was full) */
   UI_RETRY: "ui:retry",
   /** detail: {} — the user wants to correct the room token */
   UI_EDIT_TOKEN: "ui:edit-token",
+  /** detail: {id} — open the Verify dialog for one participant */
+  UI_VERIFY: "ui:verify",
+  /** detail: {id, match} — the person compared the codes aloud: they match, or they differ */
+  UI_VERIFY_RESULT: "ui:verify-result",
 });
 
 /**

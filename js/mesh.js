@@ -360,6 +360,16 @@ export class PeerMesh extends EventTarget {
   }
 
   /**
+   * One link's RTCPeerConnection, or null: the verification codes (js/verify.js) read its DTLS
+   * certificates. Read-only use; the mesh alone negotiates it.
+   * @param {string} id
+   */
+  connection(id) {
+    const link = this.links.get(id);
+    return link ? link.pc : null;
+  }
+
+  /**
    * One link's RTCConfiguration (for the tests' debug handle), or null.
    * @param {string} id
    */

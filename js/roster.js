@@ -30,6 +30,11 @@ const STATE_KEYS = Object.freeze({
   restarting: "peerReconnecting", rebuilding: "peerReconnecting",
 });
 
+/** The badge next to a verification code, by status (js/verify.js); none while unverified. */
+const BADGE_KEYS = Object.freeze({
+  verified: "verifyBadgeVerified", changed: "verifyBadgeChanged", mismatch: "verifyBadgeMismatch",
+});
+
 /** One row of the list. */
 class Entry {
   /**
@@ -57,6 +62,14 @@ class Entry {
     this.muted = false;
     /** The server keeps this participant's seat while its connection to the server is down. */
     this.reconnecting = false;
+    this.verifyRow = find(".peer-verify");
+    this.codeText = find(".verify-code");
+    this.verifyBadge = find(".verify-badge");
+    this.verifyButton = /** @type {HTMLButtonElement} */ (find(".verify-button"));
+    /** @type {string[] | null} the link's verification code (js/verify.js) */
+    this.code = null;
+    /** @type {import("./verify.js").VerifyStatus} */
+    this.verifyStatus = "pending";
   }
 }
 
@@ -128,6 +141,19 @@ export class Roster extends EventTarget {
   }
 
   /**
+   * @param {string} id
+   * @param {string[] | null} code the link's verification code, null while there is none
+   * @param {import("./verify.js").VerifyStatus} status
+   */
+  setVerification(id, code, status) {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    entry.code = code;
+    entry.verifyStatus = status;
+    this.renderEntry(entry);
+  }
+
+  /**
    * @param {string} id a participant's id, or SELF for this tab's microphone
    * @param {boolean} speaking
    */
@@ -154,6 +180,8 @@ export class Roster extends EventTarget {
       entry.linkState = "";
       entry.muted = false;
       entry.volume.value = "100";
+      entry.code = null;
+      entry.verifyStatus = "pending";
     }
     this.render();
   }
@@ -180,6 +208,7 @@ export class Roster extends EventTarget {
       this.renderEntry(entry);
       emit(this, Events.UI_PEER_VOLUME, { id: entry.id, volume: Number(entry.volume.value) / 100 });
     });
+    entry.verifyButton.addEventListener("click", () => emit(this, Events.UI_VERIFY, { id: entry.id }));
     const choice = participant.self ? undefined : this.choices.get(participant.name);
     if (choice) {
       entry.muted = choice.muted;
@@ -257,5 +286,32 @@ export class Roster extends EventTarget {
     entry.volume.setAttribute("aria-label", t("peerVolume", { name: entry.name }));
     entry.volume.setAttribute("aria-valuetext", `${entry.volume.value} %`);
     entry.volume.disabled = entry.muted;
+    this.renderCode(entry, remoteInCall);
+  }
+
+  /**
+   * The verification code, its badge (verified, or a warning) and the Verify button.
+   * @private
+   * @param {Entry} entry
+   * @param {boolean} remoteInCall
+   */
+  renderCode(entry, remoteInCall) {
+    const t = this.i18n.t.bind(this.i18n);
+    const code = remoteInCall ? entry.code : null;
+    entry.verifyRow.hidden = !code;
+    entry.element.dataset.verify = code ? entry.verifyStatus : "";
+    if (!code) return;
+    // One span per emoji (in a colour emoji font), with plain spaces between them.
+    entry.codeText.replaceChildren(...code.flatMap((emoji, index) => {
+      const glyph = document.createElement("span");
+      glyph.textContent = emoji;
+      return index ? [" ", glyph] : [glyph];
+    }));
+    entry.codeText.setAttribute("aria-label", t("verifyCodeLabel", { code: code.join(" ") }));
+    const badgeKey = BADGE_KEYS[/** @type {keyof BADGE_KEYS} */ (entry.verifyStatus)] || "";
+    entry.verifyBadge.hidden = !badgeKey;
+    entry.verifyBadge.textContent = badgeKey ? t(badgeKey) : "";
+    entry.verifyButton.textContent = t("verify");
+    entry.verifyButton.setAttribute("aria-label", t("verifyPeer", { name: entry.name }));
   }
 }

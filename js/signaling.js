@@ -33,9 +33,11 @@ import { Events, emit } from "./events.js";
  */
 /** @typedef {{type: "error", code: string, message: string}} ErrorMessage */
 /** @typedef {{type: "browser-only", message: string}} BrowserOnlyMessage */
+/** @typedef {{type: "echo", sdp: string}} EchoMessage  the sound check's answer */
+/** @typedef {{type: "echo-stop"}} EchoStopMessage */
 /**
  * @typedef {HelloMessage | RosterMessage | FullMessage | DescriptionMessage | IceMessage | ChatMessage
- *   | ErrorMessage | BrowserOnlyMessage} ServerMessage
+ *   | ErrorMessage | BrowserOnlyMessage | EchoMessage | EchoStopMessage} ServerMessage
  */
 /** @typedef {"closed" | "connecting" | "open" | "reconnecting"} SocketState */
 
@@ -236,6 +238,12 @@ export class SignalingClient extends EventTarget {
       case "browser-only":
         emit(this, Events.BROWSER_ONLY, { message: message.message });
         break;
+      case "echo":
+        emit(this, Events.ECHO, { sdp: message.sdp });
+        break;
+      case "echo-stop":
+        emit(this, Events.ECHO_STOP, {});
+        break;
       default:
         break;
     }
@@ -267,4 +275,9 @@ export class SignalingClient extends EventTarget {
 
   /** @param {string} text @param {string[]} [mentions] */
   chat(text, mentions = []) { return this.send({ type: "chat", text, mentions }); }
+
+  /** @param {string} sdp a complete (non-trickle) offer for the sound check */
+  echo(sdp) { return this.send({ type: "echo", sdp }); }
+
+  echoStop() { return this.send({ type: "echo-stop" }); }
 }

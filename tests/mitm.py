@@ -1,0 +1,164 @@
+"""A man in the middle, for tests only: it rewrites the signaling so each browser's DTLS ends at an
+aiortc peer of ours, and relays the audio between them. Verification codes must expose it."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+from typing import Any
+
+import av
+import numpy as np
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+from aiortc.sdp import candidate_from_sdp
+
+from core import Member, Room
+
+logger = logging.getLogger(__name__)
+
+
+class ForwardTrack(MediaStreamTrack):
+    """Sends the frames of a source set later; silence (paced, 20 ms) until then."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.source: MediaStreamTrack | None = None
+        self._pts = 0
+        self._ready = asyncio.Event()
+
+    def use(self, source: MediaStreamTrack) -> None:
+        self.source = source
+        self._ready.set()
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self.source is None:
+            try:
+                await asyncio.wait_for(self._ready.wait(), 0.02)
+            except asyncio.TimeoutError:
+                # Stereo, like the decoded Opus that follows: the encoder's resampler takes one layout only.
+                frame = av.AudioFrame.from_ndarray(np.zeros((1, 2 * 960), np.int16), format="s16", layout="stereo")
+                frame.sample_rate, frame.pts = 48_000, self._pts
+                frame.time_base = fractions.Fraction(1, 48_000)
+                self._pts += 960
+                return frame
+        assert self.source is not None
+        frame = await self.source.recv()
+        frame.pts = self._pts
+        self._pts += frame.samples
+        return frame
+
+
+class Leg:
+    """Our peer connection facing one browser, pretending to be the other one."""
+
+    def __init__(self, faces: str, poses_as: str) -> None:
+        self.faces, self.poses_as = faces, poses_as
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.outgoing = ForwardTrack()
+        self.pc.addTrack(self.outgoing)
+        self.incoming: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
+        self.pending: list[Any] = []
+
+        @self.pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio" and not self.incoming.done():
+                self.incoming.set_result(track)
+
+
+class ManInTheMiddle:
+    """Installs itself in a Room's offer/answer/ice handlers; every pair gets two legs of ours."""
+
+    def __init__(self, room: Room) -> None:
+        self.room = room
+        self.legs: dict[tuple[str, str], Leg] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+        self._queue: asyncio.Queue[tuple[Member, dict[str, Any]]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._original: dict[str, Any] = {}
+
+    def install(self) -> None:
+        for kind in ("offer", "answer", "ice"):
+            self._original[kind] = self.room._handlers[kind]
+            self.room._handlers[kind] = self._intercept
+        self._worker = asyncio.ensure_future(self._work())
+
+    def _intercept(self, member: Member, message: dict[str, Any]) -> None:
+        # Signals are handled one at a time, in order, as the real relay would deliver them.
+        self._queue.put_nowait((member, message))
+
+    async def _work(self) -> None:
+        while True:
+            member, message = await self._queue.get()
+            try:
+                await self._handle(member.id, message)
+            except Exception:
+                logger.exception("mitm: failed on %s", message.get("type"))
+
+    def _send(self, to: str, message: dict[str, Any]) -> None:
+        target = self.room.members.get(to)
+        if target is not None:
+            target.send(message)
+
+    async def _pair(self, a: str, b: str) -> tuple[Leg, Leg]:
+        """The legs facing a and b, made (and wired) on first use."""
+        if (a, b) not in self.legs:
+            leg_a, leg_b = Leg(faces=a, poses_as=b), Leg(faces=b, poses_as=a)
+            self.legs[(a, b)], self.legs[(b, a)] = leg_a, leg_b
+            self.tasks.append(asyncio.ensure_future(self._wire(leg_a, leg_b)))
+            self.tasks.append(asyncio.ensure_future(self._wire(leg_b, leg_a)))
+        return self.legs[(a, b)], self.legs[(b, a)]
+
+    async def _wire(self, source: Leg, sink: Leg) -> None:
+        sink.outgoing.use(await source.incoming)
+
+    async def _handle(self, sender: str, message: dict[str, Any]) -> None:
+        target = message.get("to")
+        if not isinstance(target, str) or target not in self.room.members:
+            return
+        facing_sender, facing_target = await self._pair(sender, target)
+        kind = message["type"]
+        if kind == "offer":
+            fresh = facing_target.pc.localDescription is None
+            await facing_sender.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
+            await self._flush(facing_sender)
+            await facing_sender.pc.setLocalDescription(await facing_sender.pc.createAnswer())
+            self._send(sender, {"type": "answer", "from": target, "to": sender,
+                                "sdp": facing_sender.pc.localDescription.sdp})
+            if fresh:
+                await facing_target.pc.setLocalDescription(await facing_target.pc.createOffer())
+                self._send(target, {"type": "offer", "from": sender, "to": target,
+                                    "sdp": facing_target.pc.localDescription.sdp})
+        elif kind == "answer":
+            if facing_sender.pc.signalingState == "have-local-offer":
+                await facing_sender.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "answer"))
+                await self._flush(facing_sender)
+        elif kind == "ice":
+            init = message.get("candidate")
+            if init and init.get("candidate"):
+                candidate = candidate_from_sdp(init["candidate"].split(":", 1)[1])
+                candidate.sdpMid, candidate.sdpMLineIndex = init.get("sdpMid"), init.get("sdpMLineIndex")
+                if facing_sender.pc.remoteDescription is None:
+                    facing_sender.pending.append(candidate)
+                else:
+                    await facing_sender.pc.addIceCandidate(candidate)
+
+    async def _flush(self, leg: Leg) -> None:
+        pending, leg.pending = leg.pending, []
+        for candidate in pending:
+            await leg.pc.addIceCandidate(candidate)
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+        for task in self.tasks:
+            task.cancel()
+        for leg in {id(leg): leg for leg in self.legs.values()}.values():
+            await leg.pc.close()
+        for kind, handler in self._original.items():
+            self.room._handlers[kind] = handler
