@@ -19,6 +19,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 PROVIDERS = ("localhost.run", "cloudflared")
+HOST_KEY_VARIABLE = "TUNNEL_HOST_KEY"
 
 SSH_HOST = "localhost.run"
 _EXECUTABLES = {"localhost.run": "ssh", "cloudflared": "cloudflared"}
@@ -244,7 +245,8 @@ class Tunnel:
         try:
             path = self._env.get("PATH") if self._env is not None else None
             executable = find_executable(self.provider, path)
-            self._command = build_command(self.provider, self.port, executable, known_hosts=self._known_hosts)
+            known_hosts = self._known_hosts or self._pinned_known_hosts()
+            self._command = build_command(self.provider, self.port, executable, known_hosts=known_hosts)
             proc = await self._spawn()
         except TunnelError as exc:
             self._status(str(exc))
@@ -255,6 +257,18 @@ class Tunnel:
             self._status("tunnel stopped")
             return
         self._task = asyncio.create_task(self._supervise(proc), name=f"tunnel {self.provider}")
+
+    def _pinned_known_hosts(self) -> str | None:
+        """With TUNNEL_HOST_KEY set, pin localhost.run to that key in a known_hosts file of ours."""
+        env = self._env if self._env is not None else os.environ
+        host_key = env.get(HOST_KEY_VARIABLE, "").strip()
+        if not host_key or self.provider != "localhost.run":
+            return None
+        folder = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "secret-call"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = str(folder / "localhost.run_known_hosts")
+        write_known_hosts(path, host_key)
+        return path
 
     async def wait_url(self, timeout: float) -> str | None:
         """Wait up to `timeout` seconds for the public URL; None if it did not come."""

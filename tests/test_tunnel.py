@@ -472,3 +472,22 @@ async def test_tunnel_wait_url_gives_none_when_no_url_comes(tmp_path: Path) -> N
     async with started(rec.tunnel("cloudflared", fake_env(tmp_path, "cloudflared_failed.txt"))) as tunnel:
         assert await tunnel.wait_url(0.2) is None
         assert rec.urls == [] and tunnel.origin is None
+
+
+async def test_tunnel_host_key_from_the_environment_pins_localhost_run(tmp_path: Path) -> None:
+    """TUNNEL_HOST_KEY makes ssh check localhost.run's key against a known_hosts file we write."""
+    key = "ssh-ed25519 " + base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + b"k" * 32).decode()
+    args_file = tmp_path / "args"
+    env = {"PATH": f"{FAKEBIN}:{os.environ['PATH']}", "XDG_CONFIG_HOME": str(tmp_path),
+           "TUNNEL_HOST_KEY": key, "FAKE_TUNNEL_OUTPUT": str(FIXTURES / "localhost_run.txt"),
+           "FAKE_TUNNEL_ARGS_FILE": str(args_file)}
+    tunnel = Tunnel("localhost.run", 8790, env=env)
+    await tunnel.start()
+    try:
+        assert await tunnel.wait_url(10)
+        args = args_file.read_text().splitlines()
+        known_hosts = tmp_path / "secret-call" / "localhost.run_known_hosts"
+        assert "StrictHostKeyChecking=yes" in args and f"UserKnownHostsFile={known_hosts}" in args
+        assert known_hosts.read_text().split()[:2] == ["localhost.run", "ssh-ed25519"]
+    finally:
+        await tunnel.stop()
