@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import BROWSER_UA, RunningServer
+from conftest import BROWSER_UA, RunningServer, wait_for
 
 BATCH = 50
 BATCHES = 210  # 10,500 frames
@@ -135,7 +135,7 @@ def test_fuzz_ws_survives_10000_generated_frames(start_server: Any) -> None:
         rounds[0] += 1
         text = f"round {rounds[0]}"
         run(alice.ws.send_json({"type": "chat", "text": text}))
-        run(_until(lambda: text in bob.chats), timeout=10)
+        run(wait_for(lambda: text in bob.chats, timeout=10, interval=0.005, message=text), timeout=15)
         if rounds[0] == 20:
             baseline.append(tracemalloc.take_snapshot())
 
@@ -163,10 +163,3 @@ def test_fuzz_ws_survives_10000_generated_frames(start_server: Any) -> None:
 async def _session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
 
-
-async def _until(condition: Any, timeout: float = 10) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.005)
