@@ -232,7 +232,11 @@ async function main() {
   });
 
   // -- verification codes: each link's code in the roster, compared aloud in the Verify dialog --
-  const verifier = new Verifier(call.mesh);
+  const verifier = new Verifier(call.mesh, (to, step, value) => call.client.verify(to, step, value));
+  call.client.addEventListener(Events.VERIFY_STEP, (event) => {
+    const { from, step, value } = /** @type {CustomEvent} */ (event).detail;
+    verifier.receive(from, step, value);
+  });
   const verifyDialog = new VerifyDialog(i18n);
   call.addEventListener(Events.PARTICIPANTS, (event) => {
     const { participants } = /** @type {CustomEvent} */ (event).detail;

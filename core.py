@@ -32,6 +32,7 @@ MAX_NAME = 32
 MAX_CHAT = 2000
 MAX_SDP = 60_000
 MAX_MENTIONS = 50
+VERIFY_STEPS = ("commit", "reveal")
 
 # Close codes (documented in docs/PROTOCOL.md).
 CLOSE_GOING_AWAY = 1001
@@ -240,6 +241,7 @@ class Room:
             "offer": self._on_description,
             "answer": self._on_description,
             "ice": self._on_ice,
+            "verify": self._on_verify,
             "chat": self._on_chat,
             "echo": self._on_echo,
             "echo-stop": self._on_echo_stop,
@@ -412,6 +414,14 @@ class Room:
         if "candidate" not in message:
             raise UserError("bad-message", "candidate is missing (null ends the candidates).")
         self._relay(member, message, {"candidate": clean_candidate(message["candidate"])})
+
+    def _on_verify(self, member: Member, message: dict[str, Any]) -> None:
+        step, value = message.get("step"), message.get("value")
+        if step not in VERIFY_STEPS or not isinstance(value, str):
+            raise UserError("bad-message", "verify needs a step (commit or reveal) and a string value.")
+        if len(value) > 128:
+            raise UserError("too-long")
+        self._relay(member, message, {"step": step, "value": value})
 
     def _on_chat(self, member: Member, message: dict[str, Any]) -> None:
         text, mentions = message.get("text"), message.get("mentions", [])

@@ -31,6 +31,8 @@ export const Events = Object.freeze({
   ECHO: "signaling:echo",
   /** detail: {} — the server ended the sound check */
   ECHO_STOP: "signaling:echo-stop",
+  /** detail: {from, step, value} — a verification-code commit or reveal from a participant */
+  VERIFY_STEP: "signaling:verify",
 
   // SoundCheck (js/soundcheck.js)
   /** detail: {state: "idle"|"starting"|"running", error?: string} */

@@ -35,9 +35,10 @@ import { Events, emit } from "./events.js";
 /** @typedef {{type: "browser-only", message: string}} BrowserOnlyMessage */
 /** @typedef {{type: "echo", sdp: string}} EchoMessage  the sound check's answer */
 /** @typedef {{type: "echo-stop"}} EchoStopMessage */
+/** @typedef {{type: "verify", from: string, to: string, step: "commit" | "reveal", value: string}} VerifyMessage */
 /**
  * @typedef {HelloMessage | RosterMessage | FullMessage | DescriptionMessage | IceMessage | ChatMessage
- *   | ErrorMessage | BrowserOnlyMessage | EchoMessage | EchoStopMessage} ServerMessage
+ *   | ErrorMessage | BrowserOnlyMessage | EchoMessage | EchoStopMessage | VerifyMessage} ServerMessage
  */
 /** @typedef {"closed" | "connecting" | "open" | "reconnecting"} SocketState */
 
@@ -241,6 +242,9 @@ export class SignalingClient extends EventTarget {
       case "echo":
         emit(this, Events.ECHO, { sdp: message.sdp });
         break;
+      case "verify":
+        emit(this, Events.VERIFY_STEP, { from: message.from, step: message.step, value: message.value });
+        break;
       case "echo-stop":
         emit(this, Events.ECHO_STOP, {});
         break;
@@ -280,4 +284,7 @@ export class SignalingClient extends EventTarget {
   echo(sdp) { return this.send({ type: "echo", sdp }); }
 
   echoStop() { return this.send({ type: "echo-stop" }); }
+
+  /** @param {string} to @param {"commit" | "reveal"} step @param {string} value */
+  verify(to, step, value) { return this.send({ type: "verify", to, step, value }); }
 }

@@ -5,6 +5,13 @@
  * hashes them in a fixed order, so both ends of an honest connection get the same code. A man in
  * the middle must terminate DTLS on each side with his own certificate, so the codes differ.
  *
+ * A man in the middle who could choose his certificates after seeing both browsers' fingerprints
+ * could search for a pair that gives both sides the same short code. So the code also covers two
+ * random nonces, exchanged commit-then-reveal once the connection is up (its certificates fixed):
+ * each side sends SHA-256 of its nonce, and reveals the nonce only after it has the other's
+ * commitment. Whoever sits in the middle must commit to his nonces before learning ours, so each
+ * side's code is random to him: one chance in 2^24 per call to get matching codes.
+ *
  * `Verifier` keeps, for this call only, each link's code and whether the person marked it as
  * compared. It reads the mesh's stats and never touches the DOM.
  */
@@ -109,11 +116,14 @@ export async function certificateFingerprints(pc) {
  * The code for a pair of fingerprints: the same whichever side computes it.
  * @param {string} a one fingerprint ("sha-256:ab:cd:…")
  * @param {string} b the other
+ * @param {string} [nonceA] one side's revealed nonce (hex)
+ * @param {string} [nonceB] the other side's
  * @returns {Promise<string[]>} CODE_LENGTH emoji
  */
-export async function verificationCode(a, b) {
+export async function verificationCode(a, b, nonceA = "", nonceB = "") {
   const [first, second] = [a, b].sort();
-  const data = new TextEncoder().encode(`secret-call verification v1\n${first}\n${second}`);
+  const nonces = [nonceA, nonceB].sort().join("\n");
+  const data = new TextEncoder().encode(`secret-call verification v2\n${first}\n${second}\n${nonces}`);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
   // The first 24 bits of the digest, 6 bits per emoji.
   let bits = 0;
@@ -133,6 +143,32 @@ export async function codeFor(pc) {
 }
 
 /**
+ * Hex SHA-256 of a string.
+ * @param {string} text
+ */
+export async function sha256Hex(text) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** A fresh 128-bit nonce, hex. */
+function newNonce() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * One commit-then-reveal exchange with one peer, for one connection.
+ * @typedef {object} Round
+ * @property {object} pc the connection whose certificates it covers
+ * @property {{local: string, remote: string}} prints
+ * @property {string} nonce ours
+ * @property {string} commit ours, once computed
+ * @property {string} theirCommit
+ * @property {boolean} revealed
+ * @property {string[] | null} code once their reveal has checked out
+ */
+
+/**
  * @param {string[] | null} a
  * @param {string[] | null} b
  */
@@ -149,10 +185,16 @@ function sameCode(a, b) {
 export class Verifier extends EventTarget {
   /**
    * @param {{connection(id: string): RTCPeerConnection | null, connectionState(id: string): string} & EventTarget} mesh
+   * @param {(to: string, step: "commit" | "reveal", value: string) => void} send through the signaling
    */
-  constructor(mesh) {
+  constructor(mesh, send) {
     super();
     this.mesh = mesh;
+    this.send = send;
+    /** @type {Map<string, Round>} the current exchange with each peer */
+    this.rounds = new Map();
+    /** @type {Map<string, string>} a peer's commitment that came before our round for it */
+    this.early = new Map();
     /**
      * By participant id. `pc` is the connection the code was read from; once the mesh has
      * replaced it, the code is `stale`: kept to compare the next one with, but no longer shown.
@@ -219,6 +261,8 @@ export class Verifier extends EventTarget {
   /** Forget everything: the call is over. */
   reset() {
     this.records.clear();
+    this.rounds.clear();
+    this.early.clear();
     this.departed.clear();
     this.names.clear();
     for (const id of this.generation.keys()) this.bump(id);
@@ -253,10 +297,70 @@ export class Verifier extends EventTarget {
         return;
       }
       if (!prints) continue;
-      const code = await verificationCode(prints.local, prints.remote);
-      if (this.generation.get(id) === generation) this.apply(id, code, pc);
+      if (this.generation.get(id) === generation) await this.exchange(id, pc, prints);
       return;
     }
+  }
+
+  /**
+   * Start the nonce exchange for this connection, unless it already ran for it.
+   * @private
+   * @param {string} id
+   * @param {object} pc
+   * @param {{local: string, remote: string}} prints
+   */
+  async exchange(id, pc, prints) {
+    const current = this.rounds.get(id);
+    if (current && current.pc === pc && current.prints.local === prints.local && current.prints.remote === prints.remote) {
+      if (current.code) this.apply(id, current.code, pc);
+      return;
+    }
+    /** @type {Round} */
+    const round = { pc, prints, nonce: newNonce(), commit: "", theirCommit: this.early.get(id) || "", revealed: false, code: null };
+    this.early.delete(id);
+    this.rounds.set(id, round);
+    round.commit = await sha256Hex(round.nonce);
+    if (this.rounds.get(id) !== round) return;
+    this.send(id, "commit", round.commit);
+    this.reveal(id, round);
+  }
+
+  /**
+   * A verify step from a peer, relayed by the server.
+   * @param {string} from
+   * @param {string} step
+   * @param {string} value
+   */
+  async receive(from, step, value) {
+    const round = this.rounds.get(from);
+    if (step === "commit") {
+      if (!round || round.theirCommit) {
+        // Their new connection is ahead of ours: keep it for our next round.
+        this.early.set(from, value);
+        return;
+      }
+      round.theirCommit = value;
+      this.reveal(from, round);
+    } else if (step === "reveal" && round && round.theirCommit && round.revealed) {
+      if ((await sha256Hex(value)) !== round.theirCommit || this.rounds.get(from) !== round) return;
+      const code = await verificationCode(round.prints.local, round.prints.remote, round.nonce, value);
+      if (this.rounds.get(from) === round && this.mesh.connection(from) === round.pc) {
+        round.code = code;
+        this.apply(from, code, round.pc);
+      }
+    }
+  }
+
+  /**
+   * Reveal our nonce once both commitments are out.
+   * @private
+   * @param {string} id
+   * @param {Round} round
+   */
+  reveal(id, round) {
+    if (round.revealed || !round.commit || !round.theirCommit) return;
+    round.revealed = true;
+    this.send(id, "reveal", round.nonce);
   }
 
   /**
@@ -295,6 +399,7 @@ export class Verifier extends EventTarget {
    */
   closed(id) {
     this.bump(id);
+    this.rounds.delete(id);
     const record = this.records.get(id);
     if (!record) return;
     this.records.delete(id);

@@ -21,8 +21,8 @@ TIMEOUT_MS = CONNECT_TIMEOUT * 1000
 
 # The pure functions and the Verifier's bookkeeping, driven by a fake mesh.
 PURE_CHECKS = """async () => {
-  const { verificationCode, fingerprintsOf, fingerprintOfDer, certificateFingerprints, EMOJI, CODE_LENGTH, Verifier } =
-    await import("/js/verify.js");
+  const { verificationCode, fingerprintsOf, fingerprintOfDer, certificateFingerprints, EMOJI, CODE_LENGTH, Verifier,
+          sha256Hex } = await import("/js/verify.js");
   const { Events } = await import("/js/events.js");
   const a = "sha-256:" + "ab:".repeat(31) + "cd", b = "sha-256:" + "12:".repeat(31) + "34";
   const others = [];
@@ -49,7 +49,15 @@ PURE_CHECKS = """async () => {
     connection(id) { return this.pcs.get(id) || null; }
     connectionState(id) { return this.pcs.has(id) ? "connected" : "closed"; }
   }
-  const mesh = new FakeMesh(), verifier = new Verifier(mesh), events = [];
+  // An honest peer on the other end of the commit-then-reveal exchange.
+  const peerNonce = "00112233445566778899aabbccddeeff";
+  const sent = [];
+  const send = async (to, step, value) => {
+    sent.push(step);
+    if (step === "commit") verifier.receive(to, "commit", await sha256Hex(peerNonce));
+    else if (step === "reveal") verifier.receive(to, "reveal", peerNonce);
+  };
+  const mesh = new FakeMesh(), verifier = new Verifier(mesh, send), events = [];
   verifier.addEventListener(Events.PEER_CODE, (event) => events.push(event.detail));
   // A new connection for `id` (as the mesh builds or rebuilds it) that reaches "connected".
   const connect = async (id, local, remote) => {
@@ -74,6 +82,19 @@ PURE_CHECKS = """async () => {
   verifier.refresh("p1");
   await new Promise((r) => setTimeout(r, 100));
   const quiet = events.length === unchanged;                       // the same connection again: no news
+  const rounds = sent.filter((step) => step === "commit").length;  // …and no new exchange for it
+  const badReveal = await (async () => {                           // a reveal that breaks its commitment
+    const lonely = new Verifier(new FakeMesh(), () => {});
+    const count = [];
+    lonely.addEventListener(Events.PEER_CODE, (event) => count.push(event.detail));
+    lonely.mesh.pcs.set("x", fakePc(stats("AA:09", "BB:09")));
+    lonely.mesh.dispatchEvent(new CustomEvent(Events.PEER_STATE, { detail: { id: "x", state: "connected" } }));
+    await new Promise((r) => setTimeout(r, 100));
+    await lonely.receive("x", "commit", await sha256Hex("the real nonce"));
+    await new Promise((r) => setTimeout(r, 50));
+    await lonely.receive("x", "reveal", "a different nonce");
+    return count.filter((event) => event.code).length;
+  })();
   verifier.mark("p1", true);
   close("p1");                                                     // Bob leaves…
   verifier.setParticipants([{ id: "p2", name: "Bob", self: false }]);
@@ -90,15 +111,17 @@ PURE_CHECKS = """async () => {
     presented: await certificateFingerprints(fakePc(statless, der)),
     unknown: await certificateFingerprints(fakePc(statless, null)),
     preferred: await certificateFingerprints(fakePc(stats("AB:CD", "EF:01"), der)),
-    first, marked, rebuilt, quiet, rejoined, differs, fresh, afterReset: verifier.view("p2"),
+    first, marked, rebuilt, quiet, rounds, badReveal, rejoined, differs, fresh, afterReset: verifier.view("p2"),
+    withNonces: await verificationCode(a, b, "n1", "n2"), swapped: await verificationCode(b, a, "n2", "n1"),
   };
 }"""
 
 
-def python_code(emoji: list[str], a: str, b: str) -> list[str]:
+def python_code(emoji: list[str], a: str, b: str, nonce_a: str = "", nonce_b: str = "") -> list[str]:
     """The same derivation as js/verify.js, written again from its description."""
     first, second = sorted([a, b])
-    digest = hashlib.sha256(f"secret-call verification v1\n{first}\n{second}".encode()).digest()
+    nonces = "\n".join(sorted([nonce_a, nonce_b]))
+    digest = hashlib.sha256(f"secret-call verification v2\n{first}\n{second}\n{nonces}".encode()).digest()
     bits = int.from_bytes(digest[:3], "big")
     return [emoji[(bits >> shift) & 63] for shift in (18, 12, 6, 0)]
 
@@ -112,10 +135,29 @@ LOCAL_FINGERPRINT = """async (id) => {
 }"""
 
 
-async def expected_code(tab: Tab, own: str, other: str) -> str:
-    """The code for two fingerprints, computed here in Python with the page's emoji list."""
+async def expected_code(tab: Tab, own: str, other: str, nonces: tuple[str, str]) -> str:
+    """The code for two fingerprints and the two revealed nonces, computed here in Python."""
     emoji = await tab.page.evaluate("async () => [...(await import('/js/verify.js')).EMOJI]")
-    return " ".join(python_code(emoji, own, other))
+    return " ".join(python_code(emoji, own, other, *nonces))
+
+
+def record_verify_steps(server: RunningServer) -> list[tuple[str, str, str, str]]:
+    """Log every verify step the server relays: (from, to, step, value)."""
+    room = server.server.state.room
+    relay = room._handlers["verify"]
+    log: list[tuple[str, str, str, str]] = []
+
+    def recording(member: Any, message: dict[str, Any]) -> None:
+        log.append((member.id, str(message.get("to")), str(message.get("step")), str(message.get("value"))))
+        relay(member, message)
+    server.call(lambda: room._handlers.__setitem__("verify", recording))
+    return log
+
+
+def revealed(log: list[tuple[str, str, str, str]], a: str, b: str) -> tuple[str, str]:
+    """The last nonces a revealed to b and b to a."""
+    last = {(sender, to): value for sender, to, step, value in log if step == "reveal"}
+    return last[(a, b)], last[(b, a)]
 
 
 def sdp_fingerprint(sdp: str) -> str:
@@ -198,6 +240,12 @@ async def test_verify_code_is_symmetric_and_drawn_from_the_emoji_list(
     assert result["differs"]["status"] == "mismatch"
     assert (result["fresh"]["status"], result["fresh"]["changed"]) == ("unverified", False)
     assert result["afterReset"] == {"id": "p2", "name": "", "code": None, "status": "pending"}
+    # The nonces of the commit-then-reveal exchange are part of the code, in either order, and a
+    # reveal that does not match its commitment gives no code at all.
+    assert result["withNonces"] == result["swapped"] == python_code(emoji, a, b, "n1", "n2")
+    assert result["withNonces"] != result["ab"]
+    assert result["rounds"] == 2, "one exchange per connection, none again for the same one"
+    assert result["badReveal"] == 0
     await tab.clean()
 
 
@@ -206,6 +254,7 @@ async def test_verify_code_is_symmetric_and_drawn_from_the_emoji_list(
 async def test_verify_codes_match_and_can_be_marked_verified(
         browser: Browser, start_server: Callable[..., RunningServer], artifacts: Path) -> None:
     server = start_server()
+    steps = record_verify_steps(server)
     alice, bob = await joined_call(browser, server, ["Alice", "Bob"])
     await hearing(alice, 1)
     await hearing(bob, 1)
@@ -218,7 +267,7 @@ async def test_verify_codes_match_and_can_be_marked_verified(
     alice_print = await alice.page.evaluate(LOCAL_FINGERPRINT, b_id)
     bob_print = await bob.page.evaluate(LOCAL_FINGERPRINT, a_id)
     assert alice_print != bob_print
-    assert alice_sees == await expected_code(alice, alice_print, bob_print)
+    assert alice_sees == await expected_code(alice, alice_print, bob_print, revealed(steps, a_id, b_id))
     # No code for oneself.
     await expect(entry(alice, a_id).get_by_label("Verification code")).to_be_hidden()
     await expect(alice.page.get_by_role("img", name=f"Verification code: {alice_sees}")).to_be_visible()
@@ -283,6 +332,7 @@ async def test_verify_codes_differ_through_a_man_in_the_middle(
         browser: Browser, start_server: Callable[..., RunningServer], artifacts: Path,
         loopback_aiortc: None) -> None:
     server = start_server()
+    steps = record_verify_steps(server)
     mitm = install_mitm(server)
     try:
         alice = await open_tab(browser, server.invite())
@@ -307,10 +357,11 @@ async def test_verify_codes_differ_through_a_man_in_the_middle(
         # Each side's code is the hash of its own certificate and the one of the leg facing it.
         leg_prints = server.call(lambda: {leg.faces: sdp_fingerprint(leg.pc.localDescription.sdp)
                                           for leg in mitm.legs.values()})
+        nonces = revealed(steps, a_id, b_id)
         assert alice_sees == await expected_code(alice, await alice.page.evaluate(LOCAL_FINGERPRINT, b_id),
-                                                 leg_prints[a_id])
+                                                 leg_prints[a_id], nonces)
         assert bob_sees == await expected_code(bob, await bob.page.evaluate(LOCAL_FINGERPRINT, a_id),
-                                               leg_prints[b_id])
+                                               leg_prints[b_id], nonces)
 
         # Alice and Bob read them aloud; Alice says they differ.
         await entry(alice, b_id).get_by_role("button", name="Verify").click()

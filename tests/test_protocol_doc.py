@@ -9,7 +9,7 @@ from core import CLOSE_BROWSER_ONLY, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNAUTHOR
     ERROR_MESSAGES, MAX_CHAT, MAX_FRAME, MAX_NAME, Room
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md").read_text()
-SERVER_TYPES = {"hello", "roster", "full", "offer", "answer", "ice", "chat", "error", "browser-only", "echo",
+SERVER_TYPES = {"hello", "roster", "full", "offer", "answer", "ice", "verify", "chat", "error", "browser-only", "echo",
                 "echo-stop"}
 
 

@@ -337,3 +337,15 @@ def test_room_lone_surrogates_are_refused_before_anyone_gets_them(frame: str) ->
     assert not peer_b.of_type("chat") and not peer_b.of_type("offer")
     send(room, a, '{"type":"chat","text":"\\ud83d\\ude00 pair is fine"}')
     assert peer_b.last["text"] == "😀 pair is fine"
+
+
+def test_room_relays_verify_steps_and_refuses_bad_ones() -> None:
+    room = Room(2)
+    a, peer_a = joined(room, "A")
+    b, peer_b = joined(room, "B")
+    send(room, a, {"type": "verify", "to": b, "step": "commit", "value": "ab" * 32, "extra": 1})
+    assert peer_b.last == {"type": "verify", "from": a, "to": b, "step": "commit", "value": "ab" * 32}
+    for bad, code in (({"step": "steal", "value": "x"}, "bad-message"), ({"step": "reveal", "value": 5}, "bad-message"),
+                      ({"step": "reveal", "value": "x" * 129}, "too-long")):
+        send(room, a, {"type": "verify", "to": b, **bad})
+        assert peer_a.last["code"] == code
