@@ -33,6 +33,7 @@ MAX_CHAT = 2000
 MAX_SDP = 60_000
 MAX_MENTIONS = 50
 VERIFY_STEPS = ("commit", "reveal")
+MAX_VERIFY_VALUE = 128
 
 # Close codes (documented in docs/PROTOCOL.md).
 CLOSE_GOING_AWAY = 1001
@@ -164,6 +165,16 @@ def clean_name(value: Any) -> str:
         if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") or char in _BIDI_CONTROLS:
             raise UserError("bad-name")
     return name
+
+
+def checked_sdp(message: dict[str, Any]) -> str:
+    """The message's SDP; raise bad-message or too-long."""
+    sdp = message.get("sdp")
+    if not isinstance(sdp, str):
+        raise UserError("bad-message", "sdp must be a string.")
+    if len(sdp) > MAX_SDP:
+        raise UserError("too-long")
+    return sdp
 
 
 def clean_candidate(value: Any) -> dict[str, Any] | None:
@@ -403,12 +414,7 @@ class Room:
         self._broadcast_roster()
 
     def _on_description(self, member: Member, message: dict[str, Any]) -> None:
-        sdp = message.get("sdp")
-        if not isinstance(sdp, str):
-            raise UserError("bad-message", "sdp must be a string.")
-        if len(sdp) > MAX_SDP:
-            raise UserError("too-long")
-        self._relay(member, message, {"sdp": sdp})
+        self._relay(member, message, {"sdp": checked_sdp(message)})
 
     def _on_ice(self, member: Member, message: dict[str, Any]) -> None:
         if "candidate" not in message:
@@ -419,7 +425,7 @@ class Room:
         step, value = message.get("step"), message.get("value")
         if step not in VERIFY_STEPS or not isinstance(value, str):
             raise UserError("bad-message", "verify needs a step (commit or reveal) and a string value.")
-        if len(value) > 128:
+        if len(value) > MAX_VERIFY_VALUE:
             raise UserError("too-long")
         self._relay(member, message, {"step": step, "value": value})
 
@@ -444,11 +450,7 @@ class Room:
         self.messages_relayed += 1
 
     def _on_echo(self, member: Member, message: dict[str, Any]) -> None:
-        sdp = message.get("sdp")
-        if not isinstance(sdp, str):
-            raise UserError("bad-message", "sdp must be a string.")
-        if len(sdp) > MAX_SDP:
-            raise UserError("too-long")
+        sdp = checked_sdp(message)
         if self.echo is None:
             raise UserError("unavailable")
         self.echo.offer(member.id, sdp, member.send)

@@ -268,15 +268,21 @@ def test_room_drop_keeps_the_seat_and_shows_reconnecting() -> None:
     assert peer_b.last["type"] == "roster"
 
 
-def test_room_resume_within_grace_takes_back_id_and_seat() -> None:
+def dropped_for(seconds: float) -> tuple[Room, str, str, str, FakePeer]:
+    """A 1x1 call (grace 30 s) whose participant A dropped `seconds` ago: room, a, A's secret, b, B's peer."""
     clock = FakeClock()
     room = Room(2, clock=clock, grace=30)
     a, peer_a = joined(room, "A")
     b, peer_b = joined(room, "B")
     secret = peer_a.sent[0]["resume"]
     room.drop(a, peer_a)
-    clock.advance(29)
+    clock.advance(seconds)
     room.expire()
+    return room, a, secret, b, peer_b
+
+
+def test_room_resume_within_grace_takes_back_id_and_seat() -> None:
+    room, a, secret, b, peer_b = dropped_for(29)
     new_peer = FakePeer()
     assert room.connect(new_peer, (a, secret)) == a
     assert new_peer.sent[0]["resumed"] is True and new_peer.sent[0]["id"] == a
@@ -286,14 +292,7 @@ def test_room_resume_within_grace_takes_back_id_and_seat() -> None:
 
 
 def test_room_grace_expiry_removes_the_participant() -> None:
-    clock = FakeClock()
-    room = Room(2, clock=clock, grace=30)
-    a, peer_a = joined(room, "A")
-    b, peer_b = joined(room, "B")
-    secret = peer_a.sent[0]["resume"]
-    room.drop(a, peer_a)
-    clock.advance(30)
-    room.expire()
+    room, a, secret, b, peer_b = dropped_for(30)
     assert peer_b.last["roster"] == [{"id": b, "name": "B", "reconnecting": False}]
     late = FakePeer()
     assert room.connect(late, (a, secret)) != a

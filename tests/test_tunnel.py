@@ -24,6 +24,8 @@ from tunnel import (
     write_known_hosts,
 )
 
+from conftest import wait_for  # noqa: E402
+
 FIXTURES = Path(__file__).parent / "fixtures" / "tunnel"
 FAKEBIN = Path(__file__).parent / "fakebin"
 PORT = 8790
@@ -42,15 +44,6 @@ RECORDED = {
 def recorded(name: str) -> str:
     """The recorded output exactly as the process wrote it (CRLF and escape codes kept)."""
     return (FIXTURES / name).read_bytes().decode("utf-8")
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    """Poll `condition` until it holds; fail after `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 async def holds_for(condition: Callable[[], bool], duration: float, what: str = "condition") -> None:
@@ -366,7 +359,7 @@ async def test_tunnel_restarts_after_the_process_dies(tmp_path: Path) -> None:
     rec = Recorder()
     env = fake_env(tmp_path, "localhost_run.txt", exit_after="0.2", exit_code="255")
     async with started(rec.tunnel("localhost.run", env, backoff=(0.05,))) as tunnel:
-        await wait_for(lambda: rec.urls.count(LHR_URL) >= 2, what="the URL to be reported twice")
+        await wait_for(lambda: rec.urls.count(LHR_URL) >= 2, message="the URL to be reported twice")
         assert tunnel.restarts >= 1
         assert rec.urls[:3] == [LHR_URL, None, LHR_URL]
         assert "tunnel process exited (code 255); restarting in 0.05 s" in rec.statuses
@@ -377,7 +370,7 @@ async def test_tunnel_backoff_grows_then_stays_at_its_last_step(tmp_path: Path) 
     rec = Recorder()
     env = fake_env(tmp_path, "localhost_run_forward_failed.txt", exit_after="0", exit_code="255")
     async with started(rec.tunnel("localhost.run", env, backoff=(0.01, 0.02, 0.04))) as tunnel:
-        await wait_for(lambda: tunnel.restarts >= 4, what="four restarts")
+        await wait_for(lambda: tunnel.restarts >= 4, message="four restarts")
     delays = [s.rsplit(" in ", 1)[1] for s in rec.statuses if "restarting in" in s]
     assert delays[:4] == ["0.01 s", "0.02 s", "0.04 s", "0.04 s"]
     assert rec.urls == []
@@ -388,7 +381,7 @@ async def test_tunnel_backoff_resets_after_a_stable_run(tmp_path: Path) -> None:
     env = fake_env(tmp_path, "localhost_run.txt", exit_after="0.1", exit_code="255")
     tunnel = rec.tunnel("localhost.run", env, backoff=(0.01, 0.5), stable_after=0.0)
     async with started(tunnel):
-        await wait_for(lambda: tunnel.restarts >= 3, what="three restarts")
+        await wait_for(lambda: tunnel.restarts >= 3, message="three restarts")
     delays = [s.rsplit(" in ", 1)[1] for s in rec.statuses if "restarting in" in s]
     assert delays[:3] == ["0.01 s"] * 3
 
@@ -400,7 +393,7 @@ async def test_tunnel_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
         assert await tunnel.wait_url(5) == LHR_URL
         pids = read_pids(tmp_path / "pids")
         assert len(pids) == 2 and all(alive(pid) for pid in pids)
-    await wait_for(lambda: not any(alive(pid) for pid in pids), what=f"pids {pids} to end")
+    await wait_for(lambda: not any(alive(pid) for pid in pids), message=f"pids {pids} to end")
     assert tunnel.public_url is None and rec.urls == [LHR_URL, None]
     assert rec.statuses[-1] == "tunnel stopped"
 
@@ -409,9 +402,9 @@ async def test_tunnel_restarts_when_a_leftover_child_keeps_the_output_open(tmp_p
     rec = Recorder()
     env = fake_env(tmp_path, "localhost_run.txt", exit_after="0", child="1")
     async with started(rec.tunnel("localhost.run", env, backoff=(0.01,))) as tunnel:
-        await wait_for(lambda: tunnel.restarts >= 1, what="a restart")
+        await wait_for(lambda: tunnel.restarts >= 1, message="a restart")
         first_run = read_pids(tmp_path / "pids")[:2]
-        await wait_for(lambda: not any(alive(pid) for pid in first_run), what="the first run's child to end")
+        await wait_for(lambda: not any(alive(pid) for pid in first_run), message="the first run's child to end")
 
 
 async def test_tunnel_stop_is_idempotent_and_final(tmp_path: Path) -> None:
@@ -420,7 +413,7 @@ async def test_tunnel_stop_is_idempotent_and_final(tmp_path: Path) -> None:
     tunnel = rec.tunnel("localhost.run", env, backoff=(0.02,))
     await stop(tunnel)  # before start: nothing to do
     await tunnel.start()
-    await wait_for(lambda: tunnel.restarts >= 2, what="two restarts")
+    await wait_for(lambda: tunnel.restarts >= 2, message="two restarts")
     await asyncio.gather(stop(tunnel), stop(tunnel))
     await stop(tunnel)
     restarts, runs = tunnel.restarts, len(read_pids(tmp_path / "pids"))
@@ -431,7 +424,7 @@ async def test_tunnel_stop_is_idempotent_and_final(tmp_path: Path) -> None:
         0.5,
         what="no restart after stop",
     )
-    await wait_for(lambda: not any(alive(pid) for pid in read_pids(tmp_path / "pids")), what="every run to end")
+    await wait_for(lambda: not any(alive(pid) for pid in read_pids(tmp_path / "pids")), message="every run to end")
     assert tunnel.public_url is None
 
 
@@ -454,7 +447,7 @@ async def test_tunnel_stop_while_starting_ends_the_new_process(tmp_path: Path) -
     await stop(tunnel)
     await starting
     assert rec.statuses == ["starting ssh tunnel", "tunnel stopped"]
-    await wait_for(lambda: not any(alive(pid) for pid in read_pids(tmp_path / "pids")), what="the run to end")
+    await wait_for(lambda: not any(alive(pid) for pid in read_pids(tmp_path / "pids")), message="the run to end")
     assert tunnel.public_url is None and tunnel.restarts == 0
 
 
