@@ -934,6 +934,7 @@ class CallServer:
         self._runner: web.AppRunner | None = None
         self.port = config.port
         self.fingerprint: str | None = None
+        self.replaced_fingerprint: str | None = None
 
     @property
     def scheme(self) -> str:
@@ -948,7 +949,7 @@ class CallServer:
         if self.config.cert and self.config.key:
             cert, key = Path(self.config.cert), Path(self.config.key)
         else:
-            cert, key = tls.ensure_self_signed(tls.config_dir(), lan_addresses())
+            cert, key, self.replaced_fingerprint = tls.ensure_self_signed(tls.config_dir(), lan_addresses())
         context = tls.server_context(cert, key)
         self.fingerprint = tls.fingerprint(cert)
         return context

@@ -62,6 +62,9 @@ def banner(server: CallServer) -> str:
              f"  Invite:   {server.invite_url()}",
              f"  Capacity: {config.capacity} ({kind})",
              *([f"  TLS certificate SHA-256: {server.fingerprint}"] if server.fingerprint else []),
+             *([f"  This certificate is new: it replaces SHA-256 {server.replaced_fingerprint}, so guests "
+                "who accepted the old one are warned again. Read them the new fingerprint."]
+               if server.replaced_fingerprint else []),
              "Send the invite link to the people you call. Press Ctrl+C to stop.", ""]
     return "\n".join(lines)
 
