@@ -18,6 +18,7 @@ DEFAULT_CAPACITY = 2
 MAX_CAPACITY = 50
 DEFAULT_RATE_LIMIT = 50.0
 GUI_DEFAULT_TOKEN = "123"
+MIN_STRONG_TOKEN = 8  # characters; shorter tokens get the weak-token warning
 TUNNELS = ("none", "localhost.run", "cloudflared")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -113,6 +114,11 @@ def parse_proxies(text: str) -> tuple[str, ...]:
             except ValueError:
                 raise ConfigError(f"TRUSTED_PROXIES entry {item!r} is not an address or network") from None
     return tuple(proxies)
+
+
+def is_weak_token(token: str) -> bool:
+    """A token short enough to guess (the window's placeholder "123" among them)."""
+    return len(token) < MIN_STRONG_TOKEN
 
 
 def parse_bool(name: str, text: str) -> bool:

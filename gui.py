@@ -24,7 +24,7 @@ import segno
 from PIL import Image, ImageDraw, ImageTk
 
 from async_runner import AsyncRunner
-from config import GUI_DEFAULT_TOKEN, TUNNELS, Config, ConfigError, generate_token
+from config import GUI_DEFAULT_TOKEN, TUNNELS, Config, ConfigError, generate_token, is_weak_token
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "generate": "Generate",
         "token_warning": "⚠  “123” is the placeholder token: anyone who guesses it can join. "
                          "Generate a strong one before you share a link.",
+        "token_short": "⚠  A token shorter than 8 characters is easy to guess: anyone who guesses it can join. "
+                       "Generate a strong one before you share a link.",
         "public": "Public link",
         "tunnel_none": "None: reachable from this computer only",
         "tunnel_localhost.run": "localhost.run (through ssh)",
@@ -91,9 +93,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "qr_placeholder": "Appears while\nhosting",
         "none": "—",
         "ask_generate_title": "Weak room token",
-        "ask_generate": "The room token is still “123”, and a public link lets anyone on the internet "
-                        "try to join.\n\nGenerate a strong token now?",
-        "public_skipped": "The public link was not started: the room token is still “123”.",
+        "ask_generate": "The room token is weak (shorter than 8 characters), and a public link lets anyone "
+                        "on the internet try to join.\n\nGenerate a strong token now?",
+        "public_skipped": "The public link was not started: the room token is weak.",
+        "open_failed": "Could not open the browser: {error}",
         "tunnel_failed": "Public link: {error}",
         "bad_capacity": "The number of people must be a whole number from {low} to {high}.",
         "confirm_close_title": "End the call?",
@@ -122,6 +125,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "generate": "Сгенерировать",
         "token_warning": "⚠  «123» — токен по умолчанию: любой, кто его угадает, сможет войти. "
                          "Сгенерируйте надёжный, прежде чем делиться ссылкой.",
+        "token_short": "⚠  Токен короче 8 символов легко угадать, а угадавший сможет войти. "
+                       "Сгенерируйте надёжный, прежде чем делиться ссылкой.",
         "public": "Публичная ссылка",
         "tunnel_none": "Нет: доступно только с этого компьютера",
         "tunnel_localhost.run": "localhost.run (через ssh)",
@@ -151,9 +156,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "qr_placeholder": "Появится после\nзапуска",
         "none": "—",
         "ask_generate_title": "Слабый токен комнаты",
-        "ask_generate": "Токен комнаты всё ещё «123», а по публичной ссылке войти может попробовать "
-                        "кто угодно в интернете.\n\nСгенерировать надёжный токен?",
-        "public_skipped": "Публичная ссылка не запущена: токен комнаты всё ещё «123».",
+        "ask_generate": "Токен комнаты слабый (короче 8 символов), а по публичной ссылке войти может "
+                        "попробовать кто угодно в интернете.\n\nСгенерировать надёжный токен?",
+        "public_skipped": "Публичная ссылка не запущена: токен комнаты слабый.",
+        "open_failed": "Не удалось открыть браузер: {error}",
         "tunnel_failed": "Публичная ссылка: {error}",
         "bad_capacity": "Число участников должно быть целым, от {low} до {high}.",
         "confirm_close_title": "Завершить звонок?",
@@ -877,7 +883,10 @@ class HostWindow:
         self._capacity_changed()
 
     def _token_changed(self) -> None:
-        if self.token_var.get().strip() == GUI_DEFAULT_TOKEN:
+        token = self.token_var.get().strip()
+        if is_weak_token(token):
+            key = "token_warning" if token == GUI_DEFAULT_TOKEN else "token_short"
+            self.token_warning.configure(text=self.text[key])
             self.token_warning.grid()
         else:
             self.token_warning.grid_remove()
@@ -939,7 +948,7 @@ class HostWindow:
             return
         provider = config.tunnel
         note = None
-        if provider != "none" and config.token == GUI_DEFAULT_TOKEN:
+        if provider != "none" and is_weak_token(config.token):
             if self.ask_yes_no(self.text["ask_generate_title"], self.text["ask_generate"], parent=self.root):
                 self.generate_token()
                 config = config.with_changes(token=self.token_var.get())

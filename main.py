@@ -11,7 +11,8 @@ import signal
 import sys
 from typing import Sequence
 
-from config import DEFAULT_PORT, GUI_DEFAULT_TOKEN, LOG_LEVELS, TUNNELS, Config, ConfigError, from_environment
+from config import (DEFAULT_PORT, GUI_DEFAULT_TOKEN, LOG_LEVELS, MIN_STRONG_TOKEN, TUNNELS, Config, ConfigError,
+                    from_environment, is_weak_token)
 from core import CallServer, ServerError
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ def banner(server: CallServer) -> str:
              *([f"  This certificate is new: it replaces SHA-256 {server.replaced_fingerprint}, so guests "
                 "who accepted the old one are warned again. Read them the new fingerprint."]
                if server.replaced_fingerprint else []),
+             *([f"  Warning:  the room token is shorter than {MIN_STRONG_TOKEN} characters; anyone who "
+                "guesses it can join."] if is_weak_token(config.token) else []),
              "Send the invite link to the people you call. Press Ctrl+C to stop.", ""]
     return "\n".join(lines)
 

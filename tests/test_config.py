@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from config import Config, ConfigError, from_environment, generate_token, parse_ice_servers, parse_origins
+from config import (GUI_DEFAULT_TOKEN, Config, ConfigError, from_environment, generate_token, is_weak_token,
+                    parse_ice_servers, parse_origins)
 
 
 def test_config_ice_servers_accepts_a_list_of_servers() -> None:
@@ -32,6 +33,11 @@ def test_config_origins() -> None:
     for bad in ("example.org", "ftp://x", "https://x/path"):
         with pytest.raises(ConfigError, match="ALLOWED_ORIGINS"):
             parse_origins(bad)
+
+
+def test_config_weak_tokens_are_the_short_ones() -> None:
+    assert is_weak_token(GUI_DEFAULT_TOKEN) and is_weak_token("1234567") and is_weak_token("Ключ")
+    assert not is_weak_token("12345678") and not is_weak_token(generate_token())
 
 
 def test_config_precedence_flag_over_environment_over_default() -> None:

@@ -398,13 +398,13 @@ def test_window_start_stop_start(make_host: Callable[..., Host], monkeypatch: py
 
 
 def test_window_token_from_environment_is_enforced(make_host: Callable[..., Host], client: AsyncRunner) -> None:
-    config = from_environment({"ROOM_TOKEN": "env-tok"}, default_token=GUI_DEFAULT_TOKEN, port=free_port())
+    config = from_environment({"ROOM_TOKEN": "env-token"}, default_token=GUI_DEFAULT_TOKEN, port=free_port())
     host = make_host(config)
-    assert host.window.token_var.get() == "env-tok"
+    assert host.window.token_var.get() == "env-token"
     assert not visible(host.window.token_warning)
 
     port = host.start()
-    hello, _ = client.run(probe(port, "env-tok"), timeout=10)
+    hello, _ = client.run(probe(port, "env-token"), timeout=10)
     assert hello["type"] == "hello" and hello["capacity"] == 2
     refused, code = client.run(probe(port, "123"), timeout=10)
     assert refused["code"] == "unauthorized" and code == 4401
@@ -430,6 +430,24 @@ def test_window_generated_token_is_enforced(make_host: Callable[..., Host], clie
     refused, code = client.run(probe(port, GUI_DEFAULT_TOKEN), timeout=10)
     assert refused["code"] == "unauthorized" and code == 4401
     assert window.participants_var.get() == "0 / 5"
+
+
+def test_window_short_token_is_warned_about_like_123(make_host: Callable[..., Host], monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    fake_ssh_on_path(monkeypatch, tmp_path)
+    host = make_host(local_config(token="abcd1234"))
+    window = host.window
+    assert not visible(window.token_warning)
+    window.token_var.set("abc1234")
+    assert visible(window.token_warning) and window.token_warning.cget("text") == window.text["token_short"]
+    window.token_var.set(GUI_DEFAULT_TOKEN)
+    assert window.token_warning.cget("text") == window.text["token_warning"]
+    window.token_var.set("abc1234")
+    window.tunnel_radios["localhost.run"].invoke()
+    host.ask.answers = [False]
+    host.start()
+    assert [title for title, _ in host.ask.questions] == ["Weak room token"]
+    assert window.status_var.get() == window.text["public_skipped"]
 
 
 def test_window_bad_settings_show_an_error(make_host: Callable[..., Host]) -> None:

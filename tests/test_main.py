@@ -93,6 +93,7 @@ async def test_main_headless_banner_has_links_and_token_appears_once(apps) -> No
     text = app.output.decode()
     assert f"http://127.0.0.1:{port}/" in text
     assert f"http://127.0.0.1:{port}/#token={quote(token, safe='')}" in text
+    assert "Warning" not in text
     session, ws = await connect(port, token)
     assert (await ws.receive_json())["type"] == "hello"
     bad_session, bad = await connect(port, "wrong")
@@ -109,6 +110,12 @@ async def test_main_headless_banner_has_links_and_token_appears_once(apps) -> No
     assert token not in text
     assert base64.urlsafe_b64encode(token.encode()).decode().rstrip("=") not in text
     assert "Traceback" not in text
+
+
+async def test_main_headless_warns_about_a_short_token(apps) -> None:
+    app = await apps("--headless", "--port", str(free_port()), "--token", "1234567")
+    await app.read_until(b"Press Ctrl+C")
+    assert "Warning:  the room token is shorter than 8 characters" in app.output.decode()
 
 
 async def test_main_headless_without_token_generates_one(apps) -> None:
