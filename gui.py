@@ -18,7 +18,6 @@ from tkinter import font as tkfont
 from tkinter import messagebox, ttk
 from types import FrameType
 from typing import Any, Callable, Coroutine, Mapping, Protocol
-from urllib.parse import urlsplit
 
 import segno
 from PIL import Image, ImageDraw, ImageTk
@@ -96,7 +95,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "ask_generate": "The room token is weak (shorter than 8 characters), and a public link lets anyone "
                         "on the internet try to join.\n\nGenerate a strong token now?",
         "public_skipped": "The public link was not started: the room token is weak.",
-        "open_failed": "Could not open the browser: {error}",
         "tunnel_failed": "Public link: {error}",
         "bad_capacity": "The number of people must be a whole number from {low} to {high}.",
         "confirm_close_title": "End the call?",
@@ -159,7 +157,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "ask_generate": "Токен комнаты слабый (короче 8 символов), а по публичной ссылке войти может "
                         "попробовать кто угодно в интернете.\n\nСгенерировать надёжный токен?",
         "public_skipped": "Публичная ссылка не запущена: токен комнаты слабый.",
-        "open_failed": "Не удалось открыть браузер: {error}",
         "tunnel_failed": "Публичная ссылка: {error}",
         "bad_capacity": "Число участников должно быть целым, от {low} до {high}.",
         "confirm_close_title": "Завершить звонок?",
@@ -488,6 +485,7 @@ class Server(Protocol):
     """What the window needs of core.CallServer."""
 
     port: int
+    tunnel_port: int | None
     running: bool
     local_url: str
     state: Any
@@ -497,6 +495,8 @@ class Server(Protocol):
     async def stop(self) -> None: ...
 
     def invite_url(self, origin: str | None = None) -> str: ...
+
+    def set_public_url(self, url: str | None) -> None: ...
 
 
 class TunnelLike(Protocol):
@@ -522,16 +522,12 @@ class HostInfo:
     tunnel_error: str | None
 
 
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
 class HostingSession:
     """The asyncio side of hosting: one server and at most one tunnel. Its coroutines run on the runner's loop.
 
-    Tunnel callbacks arrive on the loop too; the session allows the tunnel's origin on /ws itself, then
-    reports the public invite through `on_public` (the window marshals it to Tk).
+    Tunnel callbacks arrive on the loop too; the session hands the tunnel's address to the server (which
+    then answers to its host and origin), then reports the public invite through `on_public` (the window
+    marshals it to Tk).
     """
 
     def __init__(self, server_factory: ServerFactory, tunnel_factory: TunnelFactory | None,
@@ -542,7 +538,6 @@ class HostingSession:
         self._on_tunnel_status = on_tunnel_status
         self._server: Server | None = None
         self._tunnel: TunnelLike | None = None
-        self._origin: str | None = None
         self._lock: asyncio.Lock | None = None
 
     def _guard(self) -> asyncio.Lock:
@@ -568,7 +563,7 @@ class HostingSession:
         if self._tunnel_factory is None:
             return "tunnel.py is missing"
         try:
-            tunnel = self._tunnel_factory(provider, server.port, on_url=self._url_changed,
+            tunnel = self._tunnel_factory(provider, server.tunnel_port, on_url=self._url_changed,
                                           on_status=self._status_changed)
             self._tunnel = tunnel
             await tunnel.start()
@@ -582,22 +577,15 @@ class HostingSession:
         server = self._server
         if server is None or self._tunnel is None or not server.running:
             return
-        if self._origin is not None:
-            server.state.origins.remove(self._origin)
-            self._origin = None
-        invite = None
-        if url:
-            self._origin = origin_of(url)
-            server.state.origins.add(self._origin)
-            invite = server.invite_url(url)
-        self._on_public(url, invite)
+        server.set_public_url(url)
+        self._on_public(url, server.invite_url(url) if url else None)
 
     def _status_changed(self, text: str) -> None:
         if self._tunnel is not None:
             self._on_tunnel_status(text)
 
     async def stop(self) -> None:
-        """Stop the tunnel (and forget its origin), then the server. Safe to call when nothing runs."""
+        """Stop the tunnel, then the server. Safe to call when nothing runs."""
         async with self._guard():
             tunnel, self._tunnel = self._tunnel, None
             server, self._server = self._server, None
@@ -606,10 +594,7 @@ class HostingSession:
                     await tunnel.stop()
             finally:
                 if server is not None:
-                    if self._origin is not None and server.running:
-                        server.state.origins.remove(self._origin)
                     await server.stop()
-                self._origin = None
 
     async def participant_count(self) -> int:
         server = self._server

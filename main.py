@@ -86,11 +86,12 @@ async def serve(config: Config) -> int:
         from tunnel import Tunnel, TunnelError
 
         def on_url(url: str | None) -> None:
+            server.set_public_url(url)
             if url:
-                server.state.origins.add(url)
                 print(f"  Public:   {url}/\n  Public invite: {server.invite_url(url)}", flush=True)
 
-        tunnel = Tunnel(config.tunnel, server.port, on_url=on_url,
+        assert server.tunnel_port is not None
+        tunnel = Tunnel(config.tunnel, server.tunnel_port, on_url=on_url,
                         on_status=lambda text: logger.info("tunnel: %s", text))
         try:
             await tunnel.start()

@@ -540,7 +540,7 @@ def test_window_public_link_with_weak_token_declined_starts_no_tunnel(
 def test_window_public_link_appears_and_is_allowed(make_host: Callable[..., Host], client: AsyncRunner,
                                                   monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                   display: str, artifacts: Path) -> None:
-    pids = fake_ssh_on_path(monkeypatch, tmp_path)
+    pids = fake_ssh_on_path(monkeypatch, tmp_path, FAKE_TUNNEL_ARGS_FILE=str(tmp_path / "ssh-args"))
     host = make_host(local_config())
     window = host.window
     window.tunnel_radios["localhost.run"].invoke()
@@ -566,6 +566,8 @@ def test_window_public_link_appears_and_is_allowed(make_host: Callable[..., Host
     window.public_link.event_generate("<Button-1>")
     host.root.update()
     assert host.opened.urls == [public_invite]
+    forwarded = next(arg for arg in (tmp_path / "ssh-args").read_text().splitlines() if arg.startswith("80:"))
+    assert forwarded != f"80:127.0.0.1:{port}", "the tunnel goes to a listener of its own"
 
     running = wait_until(lambda: tunnel_pids(pids), message="the fake ssh's pids")
     assert len(running) == 2 and all(process_alive(pid) for pid in running)
