@@ -1,5 +1,5 @@
 """Who may reach the server: the names it answers to, the page origins it admits, the client's real
-address (behind a reverse proxy or the tunnel), and the pace of wrong room tokens.
+address (behind a reverse proxy or the tunnel), the pace of wrong room tokens, and one-time links.
 
 Nothing here does I/O: core.py's middleware and WebSocket handler ask these objects.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import secrets
 import time
 from collections import deque
 from typing import Callable, Iterable, Mapping
@@ -274,3 +275,45 @@ class WrongTokens:
             self._recent(address)
         return len(self._failures)
 
+
+USED = "used"
+
+
+class OneTimeLinks:
+    """Short-lived, single-use codes that a local page trades for an invite link.
+
+    "Open in browser" puts only such a code on the browser's command line (which other users of
+    the computer can read), never the room token.
+    """
+
+    def __init__(self, ttl: float = 60.0, limit: int = 32, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.limit = limit
+        self.clock = clock
+        self._links: dict[str, tuple[float, str | None]] = {}
+
+    def _expire(self) -> None:
+        horizon = self.clock() - self.ttl
+        for code in [c for c, (made, _) in self._links.items() if made <= horizon]:
+            del self._links[code]
+
+    def issue(self, target: str) -> str:
+        """A new code for `target` (an invite URL)."""
+        self._expire()
+        while len(self._links) >= self.limit:
+            self._links.pop(next(iter(self._links)))
+        code = secrets.token_urlsafe(18)
+        self._links[code] = (self.clock(), target)
+        return code
+
+    def take(self, code: str) -> str | None:
+        """The target of a fresh code (once), USED for a code already taken, None if unknown or expired."""
+        self._expire()
+        entry = self._links.get(code)
+        if entry is None:
+            return None
+        made, target = entry
+        if target is None:
+            return USED
+        self._links[code] = (made, None)
+        return target

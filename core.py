@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 
-from access import (HOST_REFUSAL, NO_HOST_REFUSAL, UNKNOWN_TUNNEL_CLIENT, WILDCARD_HOSTS, HostPolicy, ProxyPolicy,
-                    WrongTokens, tunnel_client)
+from access import (HOST_REFUSAL, NO_HOST_REFUSAL, UNKNOWN_TUNNEL_CLIENT, USED, WILDCARD_HOSTS, HostPolicy,
+                    OneTimeLinks, ProxyPolicy, WrongTokens, tunnel_client)
 from config import Config
 
 logger = logging.getLogger(__name__)
@@ -763,8 +763,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
 # -- HTTP --------------------------------------------------------------------------------
 
 FRONTEND_ROOT = Path(__file__).resolve().parent
-FRONTEND_FILES = ("index.html", "app.js", "style.css", "icon.svg")
-FRONTEND_DIRS = {"js": ".js", "locales": ".json"}
+FRONTEND_FILES = ("index.html", "open.html", "app.js", "style.css", "icon.svg")
+FRONTEND_DIRS = {"js": ".js", "locales": ".json", "css": ".css"}
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -842,6 +842,27 @@ async def status_handler(request: web.Request) -> web.Response:
     })
 
 
+async def open_handler(request: web.Request) -> web.Response:
+    """Trades a one-time code from "Open in browser" for its invite link (js/open.js asks).
+
+    Only this computer's own page may ask, never through the tunnel: the code is the only
+    secret, and it works once.
+    """
+    state = request.app[STATE]
+    arrival = arrival_of(request)
+    origin = request.headers.get("Origin", "")
+    if arrival.tunnel or not is_loopback(request.remote) or not state.hosts.allows_origin(
+            origin, arrival.local_address, arrival.local_port):
+        raise web.HTTPForbidden(text="Only this computer's own page may open links.\n")
+    target = state.links.take((await request.text()).strip()[:64])
+    if target == USED:
+        logger.warning("a one-time link was used twice")
+        return web.json_response({"error": "used"}, status=410)
+    if target is None:
+        return web.json_response({"error": "expired"}, status=404)
+    return web.json_response({"url": target}, headers={"Cache-Control": "no-store"})
+
+
 @dataclass(frozen=True)
 class TunnelSide:
     """The tunnel's own listener: the provider whose forwarding headers it believes, and its port."""
@@ -861,6 +882,7 @@ class ServerState:
     files: dict[str, Path]
     proxies: ProxyPolicy
     tunnel: TunnelSide | None = None
+    links: OneTimeLinks = field(default_factory=OneTimeLinks)
     started: float = field(default_factory=time.monotonic)
     sockets: set[SocketPeer] = field(default_factory=set)
     per_address: dict[str, int] = field(default_factory=dict)
@@ -913,6 +935,7 @@ def create_app(config: Config, *, frontend_root: Path = FRONTEND_ROOT) -> web.Ap
     app.router.add_get("/ws", websocket_handler)
     app.router.add_get("/healthz", health_handler)
     app.router.add_get("/status", status_handler)
+    app.router.add_post("/open", open_handler)
     app.router.add_get("/", static_handler)
     app.router.add_get("/{name:.+}", static_handler)
     return app
@@ -1034,6 +1057,10 @@ class CallServer:
         """The tunnel's public URL, or None while it is down: its host and origin are allowed, the old one's no more."""
         if self.app is not None:
             self.state.hosts.set_tunnel(url)
+
+    def one_time_link(self, target: str) -> str:
+        """A local URL that opens `target` (an invite) once, without the token in the URL itself."""
+        return f"{self.local_url}open.html#{self.state.links.issue(target)}"
 
     @property
     def local_url(self) -> str:

@@ -95,6 +95,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "ask_generate": "The room token is weak (shorter than 8 characters), and a public link lets anyone "
                         "on the internet try to join.\n\nGenerate a strong token now?",
         "public_skipped": "The public link was not started: the room token is weak.",
+        "open_failed": "Could not open the browser: {error}",
         "tunnel_failed": "Public link: {error}",
         "bad_capacity": "The number of people must be a whole number from {low} to {high}.",
         "confirm_close_title": "End the call?",
@@ -157,6 +158,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "ask_generate": "Токен комнаты слабый (короче 8 символов), а по публичной ссылке войти может "
                         "попробовать кто угодно в интернете.\n\nСгенерировать надёжный токен?",
         "public_skipped": "Публичная ссылка не запущена: токен комнаты слабый.",
+        "open_failed": "Не удалось открыть браузер: {error}",
         "tunnel_failed": "Публичная ссылка: {error}",
         "bad_capacity": "Число участников должно быть целым, от {low} до {high}.",
         "confirm_close_title": "Завершить звонок?",
@@ -498,6 +500,8 @@ class Server(Protocol):
 
     def set_public_url(self, url: str | None) -> None: ...
 
+    def one_time_link(self, target: str) -> str: ...
+
 
 class TunnelLike(Protocol):
     """What the window needs of tunnel.Tunnel."""
@@ -595,6 +599,13 @@ class HostingSession:
             finally:
                 if server is not None:
                     await server.stop()
+
+    async def one_time_link(self, url: str) -> str:
+        """What to hand the browser for `url`: a one-time local link when it carries the token."""
+        server = self._server
+        if "#token=" not in url or server is None or not server.running:
+            return url
+        return server.one_time_link(url)
 
     async def participant_count(self) -> int:
         server = self._server
@@ -1074,11 +1085,23 @@ class HostWindow:
     # -- links -----------------------------------------------------------------------------------
 
     def open_link(self, url: str) -> None:
-        self.open_url(url)
+        """Open `url` in the browser; a link with the token goes through a one-time local link instead.
+
+        The browser's command line can be read by every user of this computer, so the token must not
+        be on it (the local page js/open.js trades the code for the invite).
+        """
+        self._submit(self.session.one_time_link(url), self._open_when_ready)
+
+    def _open_when_ready(self, future: concurrent.futures.Future[str]) -> None:
+        try:
+            self.open_url(future.result())
+        except Exception as error:  # no browser, or the server stopped meanwhile: say so, keep going
+            logger.warning("could not open the browser: %s", error)
+            self._show_status(self.text["open_failed"].format(error=error), "error")
 
     def open_invite(self) -> None:
         if self.invite_link.url:
-            self.open_url(self.invite_link.url)
+            self.open_link(self.invite_link.url)
 
     def copy(self, text: str | None) -> None:
         if not text:

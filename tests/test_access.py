@@ -11,7 +11,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import aiohttp
 import pytest
 
-from access import HostPolicy, WrongTokens, split_authority, tunnel_client
+from access import HostPolicy, OneTimeLinks, USED, WrongTokens, split_authority, tunnel_client
 from config import Config
 from conftest import BROWSER_UA, TOKEN, wait_for
 from core import CallServer
@@ -139,7 +139,7 @@ async def test_access_dns_rebinding_page_gets_421_on_the_page_and_on_ws(
     assert await attempt(session, server.port, locally(server)["headers"], token="123") == "hello"
 
 
-@pytest.mark.parametrize("path", ["/", "/app.js", "/healthz", "/status", "/nope"])
+@pytest.mark.parametrize("path", ["/", "/app.js", "/healthz", "/status", "/nope", "/open.html"])
 async def test_access_every_path_checks_the_host(serve: Start, session: aiohttp.ClientSession, path: str) -> None:
     server = await serve(admin_status=True)
     assert (await get(session, server.port, path, Host="evil.example"))[0] == 421
@@ -377,3 +377,59 @@ async def test_access_lobby_cap_is_skipped_only_by_a_resume_the_room_knows(
     assert await attempt(session, **locally(server), resume=(resume[0], "wrong-secret")) == "HTTP 503"
     assert await attempt(session, **locally(server), resume=resume) == "resumed"
 
+
+# -- "Open in browser" without the token on a command line -------------------------------------------
+
+async def redeem(session: aiohttp.ClientSession, port: int, code: str, **headers: str) -> tuple[int, Any]:
+    headers.setdefault("Origin", f"http://127.0.0.1:{port}")
+    async with session.post(f"http://127.0.0.1:{port}/open", data=code, headers=headers) as response:
+        body = await response.json() if response.content_type == "application/json" else await response.text()
+        return response.status, body
+
+
+async def test_access_one_time_link_opens_the_invite_once(serve: Start, session: aiohttp.ClientSession) -> None:
+    server = await tunnel_server(serve, token="a token/with?odd#chars")
+    link = server.one_time_link(server.invite_url())
+    assert link.startswith(f"{server.local_url}open.html#") and "token" not in link
+    code = link.rsplit("#", 1)[1]
+    assert "with" not in code and len(code) >= 20
+    assert (await get(session, server.port, "/open.html"))[0] == 200
+    assert await redeem(session, server.port, code, Origin="https://evil.example") == (
+        403, "Only this computer's own page may open links.\n")
+    through = via_tunnel(server)
+    assert (await redeem(session, through["port"], code, **through["headers"]))[0] == 403
+    assert await redeem(session, server.port, code) == (200, {"url": server.invite_url()})
+    assert await redeem(session, server.port, code) == (410, {"error": "used"})
+    assert await redeem(session, server.port, "made-up") == (404, {"error": "expired"})
+
+
+def test_access_one_time_links_expire_and_are_bounded() -> None:
+    clock = FakeClock()
+    links = OneTimeLinks(ttl=60, limit=3, clock=clock)
+    first = links.issue("http://x/#token=1")
+    assert links.take(first) == "http://x/#token=1" and links.take(first) == USED
+    late = links.issue("http://x/#token=2")
+    clock.advance(61)
+    assert links.take(late) is None
+    codes = [links.issue(f"http://x/#token={n}") for n in range(5)]
+    assert links.take(codes[0]) is None and links.take(codes[-1]) == "http://x/#token=4"
+
+
+async def test_access_open_page_trades_the_code_and_warns_when_it_was_used(
+        browser: Any, serve: Start, artifacts: Any) -> None:
+    server = await serve()
+    link = server.one_time_link(server.invite_url())
+    page = await browser.new_page()
+    await page.goto(link)
+    await page.wait_for_url(f"{server.local_url}", timeout=20_000)
+    assert "#" not in page.url, "the invite page takes the token out of the address bar"
+    token = await page.evaluate("sessionStorage.getItem('secret-call.token')")
+    assert token == TOKEN
+    again = await browser.new_page()
+    await again.goto(link)
+    title = again.locator("#open-title")
+    await title.filter(has_text="already used").wait_for(timeout=20_000)
+    assert "another user of this computer" in await again.locator("#open-text").inner_text()
+    await again.screenshot(path=str(artifacts / "open-used.png"))
+    await page.close()
+    await again.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import os
 import signal
 import socket
@@ -287,6 +288,15 @@ class Browser:
         await self.session.close()
 
 
+def redeem(one_time_link: str) -> str:
+    """What the local open page gets for a one-time link: the invite it stands for."""
+    base, code = one_time_link.split("open.html#", 1)
+    request = urllib.request.Request(base + "open", data=code.encode(), method="POST",
+                                     headers={"Origin": base.rstrip("/"), "Content-Type": "text/plain"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return str(json.loads(response.read())["url"])
+
+
 def fake_ssh_on_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **settings: str) -> Path:
     """Put tests/fakebin first on PATH; returns the file where each fake ssh run writes its pids."""
     pids = tmp_path / "tunnel-pids"
@@ -377,9 +387,13 @@ def test_window_start_stop_start(make_host: Callable[..., Host], monkeypatch: py
     assert f"port {port}" in window.status_var.get()
 
     window.open_button.invoke()
+    host.pump_until(lambda: host.opened.urls, message="the browser to be opened")
     window.local_link.event_generate("<Button-1>")
-    host.root.update()
-    assert host.opened.urls == [invite, f"http://127.0.0.1:{port}/"]
+    host.pump_until(lambda: len(host.opened.urls) == 2, message="the local link to be opened")
+    one_time, local = host.opened.urls
+    assert local == f"http://127.0.0.1:{port}/"
+    assert one_time.startswith(f"http://127.0.0.1:{port}/open.html#") and "token" not in one_time
+    assert redeem(one_time) == invite
     hosting_status = window.status_var.get()
     window.copy_invite_button.invoke()
     assert host.root.clipboard_get() == invite
@@ -564,8 +578,8 @@ def test_window_public_link_appears_and_is_allowed(make_host: Callable[..., Host
     window.copy_public_button.invoke()
     assert host.root.clipboard_get() == public_invite
     window.public_link.event_generate("<Button-1>")
-    host.root.update()
-    assert host.opened.urls == [public_invite]
+    host.pump_until(lambda: host.opened.urls, message="the browser to be opened")
+    assert "token" not in host.opened.urls[0] and redeem(host.opened.urls[0]) == public_invite
     forwarded = next(arg for arg in (tmp_path / "ssh-args").read_text().splitlines() if arg.startswith("80:"))
     assert forwarded != f"80:127.0.0.1:{port}", "the tunnel goes to a listener of its own"
 

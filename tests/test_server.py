@@ -329,8 +329,9 @@ async def test_http_security_headers_on_the_websocket_upgrade(api: Api) -> None:
     assert ws._response.headers["X-Frame-Options"] == "DENY"
 
 
-async def test_http_index_has_no_inline_script_or_style(api: Api) -> None:
-    response = await api.client.get("/")
+@pytest.mark.parametrize("page", ["/", "/open.html"])
+async def test_http_pages_have_no_inline_script_or_style(api: Api, page: str) -> None:
+    response = await api.client.get(page)
     assert response.status == 200
     html = await response.text()
     assert response.headers["Content-Type"].startswith("text/html")
