@@ -80,7 +80,10 @@ class HostPolicy:
         origins = set(allowed_origins)
         self.any_origin = "*" in origins
         self.origins = frozenset(o.lower().rstrip("/") for o in origins if o != "*")
-        named = {normal_host(h) for h in allowed_hosts}
+        # ALLOWED_HOSTS names pass with any origin on them; ALLOWED_ORIGINS only exactly, though
+        # their hosts are answered to as well.
+        self.proxy_names = frozenset(normal_host(h) for h in allowed_hosts)
+        named = set(self.proxy_names)
         for origin in self.origins:
             parts = split_authority(urlsplit(origin).netloc)
             if parts is not None:
@@ -125,7 +128,7 @@ class HostPolicy:
         if authority is None or parts.path or parts.query or parts.fragment:
             return False
         host, port = authority
-        if host in self.named:
+        if host in self.proxy_names:
             return True
         return self._is_local(host, local_address) and (port or DEFAULT_PORTS[parts.scheme]) == local_port
 

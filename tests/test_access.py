@@ -184,6 +184,13 @@ async def test_access_origin_is_checked_against_the_same_list_not_the_request_ho
         assert await attempt(session, port, {**local, "Origin": origin}) == "HTTP 403", origin
 
 
+def test_access_allowed_origins_stay_exact_while_their_hosts_are_answered() -> None:
+    policy = HostPolicy("127.0.0.1", allowed_origins=["https://friend.example"], allowed_hosts=["proxy.example"])
+    assert policy.allows_host("friend.example") and policy.allows_host("proxy.example:8443")
+    assert policy.allows_origin("https://friend.example") and policy.allows_origin("https://proxy.example:8443")
+    assert not policy.allows_origin("http://friend.example") and not policy.allows_origin("https://friend.example:8443")
+
+
 def test_access_host_policy_when_bound_to_every_interface() -> None:
     everywhere = HostPolicy("0.0.0.0", machine_addresses=["192.168.1.20"])
     assert everywhere.allows_host("192.168.1.20:8790") and everywhere.allows_host("localhost")
