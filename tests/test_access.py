@@ -294,7 +294,7 @@ async def test_access_25_wrong_tokens_through_the_tunnel_then_a_guest_and_a_resu
     resume = await joined_then_dropped(session, resumer["port"], resumer["headers"], server)
     outsider = via_tunnel(server)
     attack = [asyncio.create_task(attempt(session, **outsider, token=secrets.token_urlsafe(8))) for _ in range(25)]
-    await wait_for(lambda: server.state.auth_failures.total == 25, timeout=10, message="25 wrong tokens")
+    await wait_for(lambda: server.state.auth_failures.total == 25, timeout=30, message="25 wrong tokens")
     guests = await asyncio.gather(
         timed(attempt(session, **via_tunnel(server, forwarded_for="198.51.100.20"))),
         timed(attempt(session, **resumer, resume=resume)),
@@ -308,7 +308,7 @@ async def test_access_25_wrong_tokens_on_the_main_port_lock_nobody_out(
         serve: Start, session: aiohttp.ClientSession) -> None:
     server = await serve()
     attack = [asyncio.create_task(attempt(session, **locally(server), token=f"guess{n}")) for n in range(25)]
-    await wait_for(lambda: server.state.auth_failures.total == 25, timeout=10, message="25 wrong tokens")
+    await wait_for(lambda: server.state.auth_failures.total == 25, timeout=30, message="25 wrong tokens")
     outcome, seconds = await timed(attempt(session, **locally(server)))
     assert outcome == "hello" and seconds < 10
     assert await asyncio.gather(*attack) == ["unauthorized"] * 25
@@ -338,7 +338,7 @@ async def test_access_brute_force_of_1000_wrong_tokens_over_the_tunnel(
             await asyncio.sleep(0.3)
 
     started = time.monotonic()
-    async with asyncio.timeout(120):
+    async with asyncio.timeout(180):
         attack = asyncio.gather(*(guess() for _ in range(1000)))
         await asyncio.gather(attack, probe_while(attack))
     elapsed = time.monotonic() - started
