@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import secrets
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
@@ -18,6 +19,7 @@ DEFAULT_CAPACITY = 2
 MAX_CAPACITY = 50
 DEFAULT_RATE_LIMIT = 50.0
 GUI_DEFAULT_TOKEN = "123"
+MIN_STRONG_TOKEN = 8  # characters; shorter tokens get the weak-token warning
 TUNNELS = ("none", "localhost.run", "cloudflared")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -46,6 +48,14 @@ class Config:
     heartbeat: float = 10.0
     max_per_address: int = 32
     max_lobby: int = 64
+    allowed_hosts: tuple[str, ...] = ()
+    # -- wrong room tokens (access.WrongTokens): each address's first `wrong_token_free` within
+    # `wrong_token_window` seconds are answered at once, later ones after `wrong_token_delay`
+    # seconds; past `wrong_token_budget` server-wide within the window, every wrong one waits.
+    wrong_token_free: int = 5
+    wrong_token_window: float = 60.0
+    wrong_token_delay: float = 2.0
+    wrong_token_budget: int = 50
     tls: bool = False
     cert: str | None = None
     key: str | None = None
@@ -115,6 +125,34 @@ def parse_proxies(text: str) -> tuple[str, ...]:
     return tuple(proxies)
 
 
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
+
+
+def parse_hosts(text: str) -> tuple[str, ...]:
+    """Parse ALLOWED_HOSTS: comma-separated host names or IP addresses, without scheme or port."""
+    hosts = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name = item[1:-1] if item.startswith("[") and item.endswith("]") else item
+        try:
+            hosts.append(str(ipaddress.ip_address(name)))
+            continue
+        except ValueError:
+            pass
+        if not _HOST_NAME.fullmatch(name.lower()):
+            raise ConfigError(f"ALLOWED_HOSTS entry {item!r} is not a host name such as call.example.org "
+                              f"(no scheme, no port, no wildcard)")
+        hosts.append(name.lower().rstrip("."))
+    return tuple(hosts)
+
+
+def is_weak_token(token: str) -> bool:
+    """A token short enough to guess (the window's placeholder "123" among them)."""
+    return len(token) < MIN_STRONG_TOKEN
+
+
 def parse_bool(name: str, text: str) -> bool:
     """Parse a yes/no environment variable."""
     value = text.strip().lower()
@@ -125,8 +163,17 @@ def parse_bool(name: str, text: str) -> bool:
     raise ConfigError(f"{name} must be 1 or 0, not {text!r}")
 
 
+def validate_wrong_tokens(config: Config) -> None:
+    """The wrong-token limits: counts of 0 or more, a positive window, a delay of 0 or more."""
+    if config.wrong_token_free < 0 or config.wrong_token_budget < 0:
+        raise ConfigError("wrong_token_free and wrong_token_budget must be 0 or more")
+    if not config.wrong_token_window > 0 or not config.wrong_token_delay >= 0:
+        raise ConfigError("wrong_token_window must be more than 0 and wrong_token_delay 0 or more seconds")
+
+
 def validate(config: Config) -> Config:
     """Check every field; raise ConfigError naming the first bad one."""
+    validate_wrong_tokens(config)
     if not 0 <= config.port <= 65535:
         raise ConfigError(f"--port must be between 1 and 65535 (or 0 for any free port), not {config.port}")
     if not 2 <= config.capacity <= MAX_CAPACITY:
@@ -162,6 +209,7 @@ def from_environment(env: Mapping[str, str], *, token: str | None = None, **over
     return validate(Config(
         token=chosen,
         allowed_origins=parse_origins(env.get("ALLOWED_ORIGINS", "")),
+        allowed_hosts=parse_hosts(env.get("ALLOWED_HOSTS", "")),
         ice_servers=parse_ice_servers(env["ICE_SERVERS"]) if env.get("ICE_SERVERS", "").strip() else (),
         admin_status=parse_bool("ADMIN_STATUS", env.get("ADMIN_STATUS", "")),
         status_secret=env.get("STATUS_SECRET") or None,

@@ -15,14 +15,15 @@ import socket
 import ssl
 import time
 import unicodedata
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 from urllib.parse import quote
 
 from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 
+from access import (HOST_REFUSAL, NO_HOST_REFUSAL, UNKNOWN_TUNNEL_CLIENT, USED, WILDCARD_HOSTS, HostPolicy,
+                    OneTimeLinks, ProxyPolicy, WrongTokens, tunnel_client)
 from config import Config
 
 logger = logging.getLogger(__name__)
@@ -483,56 +484,51 @@ class Room:
 
 
 # -- access control ------------------------------------------------------------------
+# The policies themselves live in access.py; what a request brings to them is gathered here.
 
-class FailureCounter:
-    """Counts failed token attempts per client address over a sliding window."""
+@dataclass(frozen=True)
+class Arrival:
+    """Where a request came in (the main listener or the tunnel's) and who sent it."""
 
-    def __init__(self, limit: int = 20, window: float = 60.0, clock: Callable[[], float] = time.monotonic,
-                 max_addresses: int = 10_000) -> None:
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self.max_addresses = max_addresses
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, address: str) -> deque[float]:
-        stamps = self._failures.get(address, deque())
-        horizon = self.clock() - self.window
-        while stamps and stamps[0] <= horizon:
-            stamps.popleft()
-        if not stamps:
-            self._failures.pop(address, None)
-        return stamps
-
-    def record(self, address: str) -> None:
-        stamps = self._recent(address)
-        if address not in self._failures and len(self._failures) >= self.max_addresses:
-            self._failures.pop(next(iter(self._failures)))
-        stamps.append(self.clock())
-        self._failures[address] = stamps
-
-    def blocked(self, address: str) -> bool:
-        return len(self._recent(address)) >= self.limit
+    tunnel: bool
+    local_address: str | None
+    local_port: int | None
+    client: str
+    scheme: str
 
 
-class OriginPolicy:
-    """Which page origins may open /ws: the request's own, the configured ones, the tunnel's."""
+ARRIVAL = web.RequestKey("arrival", Arrival)
 
-    def __init__(self, allowed: Iterable[str] = ()) -> None:
-        allowed = set(allowed)
-        self.any = "*" in allowed
-        self.allowed = {origin.lower() for origin in allowed if origin != "*"}
-        self.extra: set[str] = set()
 
-    def add(self, origin: str) -> None:
-        self.extra.add(origin.lower().rstrip("/"))
+def arrival_of(request: web.Request) -> Arrival:
+    """The request's Arrival, worked out once: only the tunnel's own listener believes the tunnel's headers."""
+    known = request.get(ARRIVAL)
+    if known is not None:
+        return known
+    state = request.app[STATE]
+    sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
+    local_address, local_port = (str(sockname[0]), int(sockname[1])) if isinstance(sockname, tuple) else (None, None)
+    tunnel = state.tunnel is not None and local_port == state.tunnel.port
+    if tunnel:
+        assert state.tunnel is not None
+        client = tunnel_client(request.headers, state.tunnel.provider) or UNKNOWN_TUNNEL_CLIENT
+        scheme = "https"
+    else:
+        client = state.proxies.client_address(request.remote, request.headers)
+        scheme = state.proxies.scheme(request.remote, request.headers, request.scheme)
+    arrival = request[ARRIVAL] = Arrival(tunnel, local_address, local_port, client, scheme)
+    return arrival
 
-    def remove(self, origin: str) -> None:
-        self.extra.discard(origin.lower().rstrip("/"))
 
-    def allows(self, origin: str, own_origin: str) -> bool:
-        origin = origin.lower()
-        return self.any or origin == own_origin.lower() or origin in self.allowed or origin in self.extra
+@web.middleware
+async def host_guard(request: web.Request,
+                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """421 for a request whose Host is not one of ours (DNS rebinding, a misdirected proxy)."""
+    host = request.headers.get("Host")
+    if not request.app[STATE].hosts.allows_host(host, arrival_of(request).local_address):
+        logger.warning("refused a request for an unknown host %r (421)", (host or "")[:100])
+        raise web.HTTPMisdirectedRequest(text=HOST_REFUSAL if host else NO_HOST_REFUSAL)
+    return await handler(request)
 
 
 def decode_token(offered: list[str]) -> bytes | None:
@@ -659,43 +655,75 @@ def decode_resume(offered: list[str]) -> tuple[str, str] | None:
     return None
 
 
-async def websocket_handler(request: web.Request) -> web.StreamResponse:
+def count_socket(per_address: dict[str, int], address: str, change: int) -> None:
+    """Add `change` to the sockets (and held handshakes) counted against `address`."""
+    remaining = per_address.get(address, 0) + change
+    if remaining > 0:
+        per_address[address] = remaining
+    else:
+        per_address.pop(address, None)
+
+
+async def admission(request: web.Request, offered: list[str],
+                    resume: tuple[str, str] | None) -> web.StreamResponse | None:
+    """The checks before a socket joins the lobby (docs/PROTOCOL.md, Connecting): a refusal, or None."""
     state = request.app[STATE]
     config = state.config
+    arrival = arrival_of(request)
     origin = request.headers.get("Origin")
-    own_origin = f"{state.proxies.scheme(request)}://{request.host}"
-    if origin is not None and not state.origins.allows(origin, own_origin):
+    if origin is not None and not state.hosts.allows_origin(origin, arrival.local_address, arrival.local_port):
         logger.warning("refused /ws from a foreign origin %s", origin[:100])
         raise web.HTTPForbidden(text="This origin may not connect. Add it to ALLOWED_ORIGINS.\n")
-    address = state.proxies.client_address(request)
-    if state.auth_failures.blocked(address):
-        raise web.HTTPTooManyRequests(text="Too many wrong tokens; wait a minute.\n")
+    address = arrival.client
     if state.per_address.get(address, 0) >= config.max_per_address:
         logger.warning("refused /ws: %s already has %d sockets", address, config.max_per_address)
         raise web.HTTPTooManyRequests(text="Too many connections from your address.\n")
-    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     if SUBPROTOCOL not in offered:
         raise web.HTTPBadRequest(text=f"Offer the {SUBPROTOCOL} WebSocket subprotocol.\n")
-    resume = decode_resume(offered)
     room = state.room
-    if resume is None and room.lobby_size >= config.max_lobby:
+    # Only a resume the room knows may pass the lobby cap: any "resume.x.y" could claim to be one.
+    recognised = resume is not None and room._resumable(resume) is not None
+    if not recognised and room.lobby_size >= config.max_lobby:
         logger.warning("refused /ws: the lobby is full (%d sockets)", config.max_lobby)
         raise web.HTTPServiceUnavailable(text="Too many people are waiting to join; try again soon.\n")
+    if not recognised and state.auth_failures.full:
+        logger.warning("refused /ws: %d wrong-token answers are already held", state.auth_failures.held)
+        raise web.HTTPServiceUnavailable(text="Too many wrong tokens are being tried; try again in a few seconds.\n")
     if not token_matches(offered, config.token):
-        state.auth_failures.record(address)
+        delay = state.auth_failures.record(address)
         logger.warning("refused a wrong room token from %s", address)
+        if delay:
+            # Held while counted against the address: its guesses cannot outrun cap / delay.
+            count_socket(state.per_address, address, 1)
+            try:
+                await state.auth_failures.hold(delay)
+            finally:
+                count_socket(state.per_address, address, -1)
         return await reject(request, {"type": "error", "code": "unauthorized",
                                       "message": ERROR_MESSAGES["unauthorized"]}, CLOSE_UNAUTHORIZED)
     if not is_browser(request.headers.get("User-Agent", "")):
         return await reject(request, {"type": "browser-only",
                                       "message": "Open this link in a web browser."}, CLOSE_BROWSER_ONLY)
+    return None
+
+
+async def websocket_handler(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    config = state.config
+    address = arrival_of(request).client
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    resume = decode_resume(offered)
+    refusal = await admission(request, offered, resume)
+    if refusal is not None:
+        return refusal
+    room = state.room
 
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), max_msg_size=MAX_FRAME,
                                heartbeat=config.heartbeat or None)
     await ws.prepare(request)
     peer = SocketPeer(ws, request.transport)
     state.sockets.add(peer)
-    state.per_address[address] = state.per_address.get(address, 0) + 1
+    count_socket(state.per_address, address, 1)
     peer.member_id = member_id = room.connect(peer, resume)
     clean = False
     try:
@@ -727,49 +755,16 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             room.drop(member_id, peer)
             asyncio.get_running_loop().call_later(room.grace + 0.05, room.expire)
         state.sockets.discard(peer)
-        remaining = state.per_address.pop(address, 1) - 1
-        if remaining:
-            state.per_address[address] = remaining
+        count_socket(state.per_address, address, -1)
         await peer.finish()
     return ws
-
-
-class ProxyPolicy:
-    """Honours X-Forwarded-For and X-Forwarded-Proto only from configured proxy addresses."""
-
-    def __init__(self, proxies: Iterable[str] = ()) -> None:
-        self.networks = [ipaddress.ip_network(p, strict=False) for p in proxies]
-
-    def trusted(self, address: str | None) -> bool:
-        try:
-            ip = ipaddress.ip_address(address or "")
-        except ValueError:
-            return False
-        return any(ip in network for network in self.networks)
-
-    def client_address(self, request: web.BaseRequest) -> str:
-        """The rightmost address in X-Forwarded-For that is not a trusted proxy."""
-        address = request.remote or "?"
-        if not self.trusted(address):
-            return address
-        hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")]
-        for hop in reversed([h for h in hops if h]):
-            if not self.trusted(hop):
-                return hop
-        return address
-
-    def scheme(self, request: web.BaseRequest) -> str:
-        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
-        if forwarded in ("http", "https") and self.trusted(request.remote):
-            return forwarded
-        return request.scheme
 
 
 # -- HTTP --------------------------------------------------------------------------------
 
 FRONTEND_ROOT = Path(__file__).resolve().parent
-FRONTEND_FILES = ("index.html", "app.js", "style.css", "icon.svg")
-FRONTEND_DIRS = {"js": ".js", "locales": ".json"}
+FRONTEND_FILES = ("index.html", "open.html", "app.js", "style.css", "icon.svg")
+FRONTEND_DIRS = {"js": ".js", "locales": ".json", "css": ".css"}
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -808,7 +803,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     """Adds the security headers to every response, errors and upgrades included."""
     response.headers.update(SECURITY_HEADERS)
     response.headers["Server"] = "Secret-Call"
-    if request.app[STATE].proxies.scheme(request) == "https":
+    if arrival_of(request).scheme == "https":
         response.headers["Strict-Transport-Security"] = HSTS
 
 
@@ -834,8 +829,9 @@ async def status_handler(request: web.Request) -> web.Response:
         given = request.headers.get("X-Status-Secret", "").encode()
         if not hmac.compare_digest(given, config.status_secret.encode()):
             raise web.HTTPForbidden(text="Wrong or missing X-Status-Secret.\n")
-    elif not is_loopback(request.remote):
-        raise web.HTTPForbidden(text="Without STATUS_SECRET, /status answers loopback clients only.\n")
+    elif arrival_of(request).tunnel or not is_loopback(request.remote):
+        raise web.HTTPForbidden(text="Without STATUS_SECRET, /status answers this computer only, "
+                                     "never through the tunnel.\n")
     room = state.room
     return web.json_response({
         "participants": len(room.participants),
@@ -846,16 +842,47 @@ async def status_handler(request: web.Request) -> web.Response:
     })
 
 
+async def open_handler(request: web.Request) -> web.Response:
+    """Trades a one-time code from "Open in browser" for its invite link (js/open.js asks).
+
+    Only this computer's own page may ask, never through the tunnel: the code is the only
+    secret, and it works once.
+    """
+    state = request.app[STATE]
+    arrival = arrival_of(request)
+    origin = request.headers.get("Origin", "")
+    if arrival.tunnel or not is_loopback(request.remote) or not state.hosts.allows_origin(
+            origin, arrival.local_address, arrival.local_port):
+        raise web.HTTPForbidden(text="Only this computer's own page may open links.\n")
+    target = state.links.take((await request.text()).strip()[:64])
+    if target == USED:
+        logger.warning("a one-time link was used twice")
+        return web.json_response({"error": "used"}, status=410)
+    if target is None:
+        return web.json_response({"error": "expired"}, status=404)
+    return web.json_response({"url": target}, headers={"Cache-Control": "no-store"})
+
+
+@dataclass(frozen=True)
+class TunnelSide:
+    """The tunnel's own listener: the provider whose forwarding headers it believes, and its port."""
+
+    provider: str
+    port: int
+
+
 @dataclass
 class ServerState:
     """Everything one running app holds: its config, its room and its open sockets."""
 
     config: Config
     room: Room
-    origins: OriginPolicy
-    auth_failures: FailureCounter
+    hosts: HostPolicy
+    auth_failures: WrongTokens
     files: dict[str, Path]
     proxies: ProxyPolicy
+    tunnel: TunnelSide | None = None
+    links: OneTimeLinks = field(default_factory=OneTimeLinks)
     started: float = field(default_factory=time.monotonic)
     sockets: set[SocketPeer] = field(default_factory=set)
     per_address: dict[str, int] = field(default_factory=dict)
@@ -890,13 +917,15 @@ async def stop_echo(app: web.Application) -> None:
 
 def create_app(config: Config, *, frontend_root: Path = FRONTEND_ROOT) -> web.Application:
     """The aiohttp application: routes, security headers and shutdown hook."""
-    app = web.Application(client_max_size=64 * 1024)
+    app = web.Application(client_max_size=64 * 1024, middlewares=[host_guard])
     app[STATE] = ServerState(
         config=config,
         room=Room(config.capacity, config.ice_servers, rate_limit=RateLimit.per_second(config.rate_limit),
                   grace=config.resume_grace, echo=make_echo(config)),
-        origins=OriginPolicy(config.allowed_origins),
-        auth_failures=FailureCounter(),
+        hosts=HostPolicy(config.host, allowed_hosts=config.allowed_hosts, allowed_origins=config.allowed_origins,
+                         machine_addresses=lan_addresses() if config.host in WILDCARD_HOSTS else ()),
+        auth_failures=WrongTokens(free=config.wrong_token_free, window=config.wrong_token_window,
+                                  delay=config.wrong_token_delay, budget=config.wrong_token_budget),
         files=frontend_files(frontend_root),
         proxies=ProxyPolicy(config.trusted_proxies),
     )
@@ -906,6 +935,7 @@ def create_app(config: Config, *, frontend_root: Path = FRONTEND_ROOT) -> web.Ap
     app.router.add_get("/ws", websocket_handler)
     app.router.add_get("/healthz", health_handler)
     app.router.add_get("/status", status_handler)
+    app.router.add_post("/open", open_handler)
     app.router.add_get("/", static_handler)
     app.router.add_get("/{name:.+}", static_handler)
     return app
@@ -933,7 +963,9 @@ class CallServer:
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self.port = config.port
+        self.tunnel_port: int | None = None
         self.fingerprint: str | None = None
+        self.replaced_fingerprint: str | None = None
 
     @property
     def scheme(self) -> str:
@@ -948,7 +980,7 @@ class CallServer:
         if self.config.cert and self.config.key:
             cert, key = Path(self.config.cert), Path(self.config.key)
         else:
-            cert, key = tls.ensure_self_signed(tls.config_dir(), lan_addresses())
+            cert, key, self.replaced_fingerprint = tls.ensure_self_signed(tls.config_dir(), lan_addresses())
         context = tls.server_context(cert, key)
         self.fingerprint = tls.fingerprint(cert)
         return context
@@ -986,14 +1018,49 @@ class CallServer:
             raise ServerError(f"cannot listen on {self.config.host}:{self.config.port}: "
                               f"{error.strerror or error}") from None
         self.port = runner.addresses[0][1]
+        if self.config.tunnel != "none":
+            try:
+                self.tunnel_port = await self._listen_for_tunnel(runner, self.config.tunnel)
+            except OSError as error:
+                await runner.cleanup()
+                raise ServerError(f"cannot open the tunnel's loopback port: {error.strerror or error}") from None
         self.app, self._runner = app, runner
         logger.info("listening on %s:%d", self.config.host, self.port)
 
+    @staticmethod
+    async def _listen_for_tunnel(runner: web.AppRunner, provider: str) -> int:
+        """A second, plain-HTTP listener on a free loopback port, for the tunnel child alone.
+
+        Only requests that arrive here are tunnel traffic, so only here are the provider's
+        forwarding headers believed for the client address.
+        """
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+            runner.app[STATE].tunnel = TunnelSide(provider, port)
+            await web.SockSite(runner, sock).start()
+        except OSError:
+            sock.close()
+            raise
+        logger.info("the tunnel's listener is on 127.0.0.1:%d", port)
+        return port
+
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
+        self.tunnel_port = None
         if runner is not None:
             await runner.cleanup()
             logger.info("stopped")
+
+    def set_public_url(self, url: str | None) -> None:
+        """The tunnel's public URL, or None while it is down: its host and origin are allowed, the old one's no more."""
+        if self.app is not None:
+            self.state.hosts.set_tunnel(url)
+
+    def one_time_link(self, target: str) -> str:
+        """A local URL that opens `target` (an invite) once, without the token in the URL itself."""
+        return f"{self.local_url}open.html#{self.state.links.issue(target)}"
 
     @property
     def local_url(self) -> str:

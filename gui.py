@@ -18,13 +18,12 @@ from tkinter import font as tkfont
 from tkinter import messagebox, ttk
 from types import FrameType
 from typing import Any, Callable, Coroutine, Mapping, Protocol
-from urllib.parse import urlsplit
 
 import segno
 from PIL import Image, ImageDraw, ImageTk
 
 from async_runner import AsyncRunner
-from config import GUI_DEFAULT_TOKEN, TUNNELS, Config, ConfigError, generate_token
+from config import GUI_DEFAULT_TOKEN, TUNNELS, Config, ConfigError, generate_token, is_weak_token
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +61,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "generate": "Generate",
         "token_warning": "⚠  “123” is the placeholder token: anyone who guesses it can join. "
                          "Generate a strong one before you share a link.",
+        "token_short": "⚠  A token shorter than 8 characters is easy to guess: anyone who guesses it can join. "
+                       "Generate a strong one before you share a link.",
         "public": "Public link",
         "tunnel_none": "None: reachable from this computer only",
         "tunnel_localhost.run": "localhost.run (through ssh)",
@@ -91,9 +92,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "qr_placeholder": "Appears while\nhosting",
         "none": "—",
         "ask_generate_title": "Weak room token",
-        "ask_generate": "The room token is still “123”, and a public link lets anyone on the internet "
-                        "try to join.\n\nGenerate a strong token now?",
-        "public_skipped": "The public link was not started: the room token is still “123”.",
+        "ask_generate": "The room token is weak (shorter than 8 characters), and a public link lets anyone "
+                        "on the internet try to join.\n\nGenerate a strong token now?",
+        "public_skipped": "The public link was not started: the room token is weak.",
+        "open_failed": "Could not open the browser: {error}",
         "tunnel_failed": "Public link: {error}",
         "bad_capacity": "The number of people must be a whole number from {low} to {high}.",
         "confirm_close_title": "End the call?",
@@ -122,6 +124,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "generate": "Сгенерировать",
         "token_warning": "⚠  «123» — токен по умолчанию: любой, кто его угадает, сможет войти. "
                          "Сгенерируйте надёжный, прежде чем делиться ссылкой.",
+        "token_short": "⚠  Токен короче 8 символов легко угадать, а угадавший сможет войти. "
+                       "Сгенерируйте надёжный, прежде чем делиться ссылкой.",
         "public": "Публичная ссылка",
         "tunnel_none": "Нет: доступно только с этого компьютера",
         "tunnel_localhost.run": "localhost.run (через ssh)",
@@ -151,9 +155,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "qr_placeholder": "Появится после\nзапуска",
         "none": "—",
         "ask_generate_title": "Слабый токен комнаты",
-        "ask_generate": "Токен комнаты всё ещё «123», а по публичной ссылке войти может попробовать "
-                        "кто угодно в интернете.\n\nСгенерировать надёжный токен?",
-        "public_skipped": "Публичная ссылка не запущена: токен комнаты всё ещё «123».",
+        "ask_generate": "Токен комнаты слабый (короче 8 символов), а по публичной ссылке войти может "
+                        "попробовать кто угодно в интернете.\n\nСгенерировать надёжный токен?",
+        "public_skipped": "Публичная ссылка не запущена: токен комнаты слабый.",
+        "open_failed": "Не удалось открыть браузер: {error}",
         "tunnel_failed": "Публичная ссылка: {error}",
         "bad_capacity": "Число участников должно быть целым, от {low} до {high}.",
         "confirm_close_title": "Завершить звонок?",
@@ -482,6 +487,7 @@ class Server(Protocol):
     """What the window needs of core.CallServer."""
 
     port: int
+    tunnel_port: int | None
     running: bool
     local_url: str
     state: Any
@@ -491,6 +497,10 @@ class Server(Protocol):
     async def stop(self) -> None: ...
 
     def invite_url(self, origin: str | None = None) -> str: ...
+
+    def set_public_url(self, url: str | None) -> None: ...
+
+    def one_time_link(self, target: str) -> str: ...
 
 
 class TunnelLike(Protocol):
@@ -516,16 +526,12 @@ class HostInfo:
     tunnel_error: str | None
 
 
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
 class HostingSession:
     """The asyncio side of hosting: one server and at most one tunnel. Its coroutines run on the runner's loop.
 
-    Tunnel callbacks arrive on the loop too; the session allows the tunnel's origin on /ws itself, then
-    reports the public invite through `on_public` (the window marshals it to Tk).
+    Tunnel callbacks arrive on the loop too; the session hands the tunnel's address to the server (which
+    then answers to its host and origin), then reports the public invite through `on_public` (the window
+    marshals it to Tk).
     """
 
     def __init__(self, server_factory: ServerFactory, tunnel_factory: TunnelFactory | None,
@@ -536,7 +542,6 @@ class HostingSession:
         self._on_tunnel_status = on_tunnel_status
         self._server: Server | None = None
         self._tunnel: TunnelLike | None = None
-        self._origin: str | None = None
         self._lock: asyncio.Lock | None = None
 
     def _guard(self) -> asyncio.Lock:
@@ -562,7 +567,7 @@ class HostingSession:
         if self._tunnel_factory is None:
             return "tunnel.py is missing"
         try:
-            tunnel = self._tunnel_factory(provider, server.port, on_url=self._url_changed,
+            tunnel = self._tunnel_factory(provider, server.tunnel_port, on_url=self._url_changed,
                                           on_status=self._status_changed)
             self._tunnel = tunnel
             await tunnel.start()
@@ -576,22 +581,15 @@ class HostingSession:
         server = self._server
         if server is None or self._tunnel is None or not server.running:
             return
-        if self._origin is not None:
-            server.state.origins.remove(self._origin)
-            self._origin = None
-        invite = None
-        if url:
-            self._origin = origin_of(url)
-            server.state.origins.add(self._origin)
-            invite = server.invite_url(url)
-        self._on_public(url, invite)
+        server.set_public_url(url)
+        self._on_public(url, server.invite_url(url) if url else None)
 
     def _status_changed(self, text: str) -> None:
         if self._tunnel is not None:
             self._on_tunnel_status(text)
 
     async def stop(self) -> None:
-        """Stop the tunnel (and forget its origin), then the server. Safe to call when nothing runs."""
+        """Stop the tunnel, then the server. Safe to call when nothing runs."""
         async with self._guard():
             tunnel, self._tunnel = self._tunnel, None
             server, self._server = self._server, None
@@ -600,10 +598,14 @@ class HostingSession:
                     await tunnel.stop()
             finally:
                 if server is not None:
-                    if self._origin is not None and server.running:
-                        server.state.origins.remove(self._origin)
                     await server.stop()
-                self._origin = None
+
+    async def one_time_link(self, url: str) -> str:
+        """What to hand the browser for `url`: a one-time local link when it carries the token."""
+        server = self._server
+        if "#token=" not in url or server is None or not server.running:
+            return url
+        return server.one_time_link(url)
 
     async def participant_count(self) -> int:
         server = self._server
@@ -877,7 +879,10 @@ class HostWindow:
         self._capacity_changed()
 
     def _token_changed(self) -> None:
-        if self.token_var.get().strip() == GUI_DEFAULT_TOKEN:
+        token = self.token_var.get().strip()
+        if is_weak_token(token):
+            key = "token_warning" if token == GUI_DEFAULT_TOKEN else "token_short"
+            self.token_warning.configure(text=self.text[key])
             self.token_warning.grid()
         else:
             self.token_warning.grid_remove()
@@ -939,7 +944,7 @@ class HostWindow:
             return
         provider = config.tunnel
         note = None
-        if provider != "none" and config.token == GUI_DEFAULT_TOKEN:
+        if provider != "none" and is_weak_token(config.token):
             if self.ask_yes_no(self.text["ask_generate_title"], self.text["ask_generate"], parent=self.root):
                 self.generate_token()
                 config = config.with_changes(token=self.token_var.get())
@@ -1080,11 +1085,23 @@ class HostWindow:
     # -- links -----------------------------------------------------------------------------------
 
     def open_link(self, url: str) -> None:
-        self.open_url(url)
+        """Open `url` in the browser; a link with the token goes through a one-time local link instead.
+
+        The browser's command line can be read by every user of this computer, so the token must not
+        be on it (the local page js/open.js trades the code for the invite).
+        """
+        self._submit(self.session.one_time_link(url), self._open_when_ready)
+
+    def _open_when_ready(self, future: concurrent.futures.Future[str]) -> None:
+        try:
+            self.open_url(future.result())
+        except Exception as error:  # no browser, or the server stopped meanwhile: say so, keep going
+            logger.warning("could not open the browser: %s", error)
+            self._show_status(self.text["open_failed"].format(error=error), "error")
 
     def open_invite(self) -> None:
         if self.invite_link.url:
-            self.open_url(self.invite_link.url)
+            self.open_link(self.invite_link.url)
 
     def copy(self, text: str | None) -> None:
         if not text:

@@ -11,7 +11,8 @@ import signal
 import sys
 from typing import Sequence
 
-from config import DEFAULT_PORT, GUI_DEFAULT_TOKEN, LOG_LEVELS, TUNNELS, Config, ConfigError, from_environment
+from config import (DEFAULT_PORT, GUI_DEFAULT_TOKEN, LOG_LEVELS, MIN_STRONG_TOKEN, TUNNELS, Config, ConfigError,
+                    from_environment, is_weak_token)
 from core import CallServer, ServerError
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,11 @@ def banner(server: CallServer) -> str:
              f"  Invite:   {server.invite_url()}",
              f"  Capacity: {config.capacity} ({kind})",
              *([f"  TLS certificate SHA-256: {server.fingerprint}"] if server.fingerprint else []),
+             *([f"  This certificate is new: it replaces SHA-256 {server.replaced_fingerprint}, so guests "
+                "who accepted the old one are warned again. Read them the new fingerprint."]
+               if server.replaced_fingerprint else []),
+             *([f"  Warning:  the room token is shorter than {MIN_STRONG_TOKEN} characters; anyone who "
+                "guesses it can join."] if is_weak_token(config.token) else []),
              "Send the invite link to the people you call. Press Ctrl+C to stop.", ""]
     return "\n".join(lines)
 
@@ -80,11 +86,12 @@ async def serve(config: Config) -> int:
         from tunnel import Tunnel, TunnelError
 
         def on_url(url: str | None) -> None:
+            server.set_public_url(url)
             if url:
-                server.state.origins.add(url)
                 print(f"  Public:   {url}/\n  Public invite: {server.invite_url(url)}", flush=True)
 
-        tunnel = Tunnel(config.tunnel, server.port, on_url=on_url,
+        assert server.tunnel_port is not None
+        tunnel = Tunnel(config.tunnel, server.tunnel_port, on_url=on_url,
                         on_status=lambda text: logger.info("tunnel: %s", text))
         try:
             await tunnel.start()

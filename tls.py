@@ -10,7 +10,7 @@ import os
 import ssl
 import sys
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -73,28 +73,68 @@ def make_certificate(dns: set[str], ips: set[str]) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
-def ensure_self_signed(directory: Path, lan_addresses: Iterable[str] = ()) -> tuple[Path, Path]:
-    """The kept certificate and key, made anew when missing, expiring, or not covering these names."""
+class KeptCertificate(NamedTuple):
+    """The certificate and key files in use; `replaced` is the fingerprint of the one they replaced, if any."""
+
+    cert: Path
+    key: Path
+    replaced: str | None = None
+
+
+def private_folder(directory: Path) -> None:
+    """Create `directory` for the user alone (0700), or narrow it to that."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name != "nt" and directory.stat().st_mode & 0o077:
+        os.chmod(directory, 0o700)
+        logger.info("made %s private to you (mode 700)", directory)
+
+
+def check_private_key(key_path: Path) -> None:
+    """Refuse a kept key that other users of this computer could read (anything wider than 0600)."""
+    if os.name == "nt":
+        return
+    mode = key_path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise TLSError(f"the kept TLS key {key_path} can be read by other users (mode {mode:o}); "
+                       f"make it private with: chmod 600 {key_path} (or delete it to get a new certificate)")
+
+
+def ensure_self_signed(directory: Path, lan_addresses: Iterable[str] = ()) -> KeptCertificate:
+    """The kept certificate and key, made anew when missing, expiring, or not covering these names.
+
+    A kept key must be private (TLSError otherwise). Replacing a kept certificate is never silent:
+    it is logged with the old and the new fingerprint, and the old one is returned as `replaced`.
+    """
     cert_path, key_path = directory / CERT_NAME, directory / KEY_NAME
     dns, ips = wanted_names(lan_addresses)
+    old = None
     if cert_path.is_file() and key_path.is_file():
+        check_private_key(key_path)
         try:
             cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        except ValueError:
+            logger.warning("the kept certificate is unreadable; making a new one")
+        else:
             have_dns, have_ips = covered_names(cert)
             fresh = cert.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc) > \
                 datetime.timedelta(days=RENEW_BEFORE_DAYS)
             if fresh and dns <= have_dns and ips <= have_ips:
-                return cert_path, key_path
-        except ValueError:
-            logger.warning("the kept certificate is unreadable; making a new one")
-    directory.mkdir(parents=True, exist_ok=True)
+                return KeptCertificate(cert_path, key_path)
+            old = fingerprint(cert_path)
+            reason = "it is about to expire" if not fresh else \
+                f"it does not cover {', '.join(sorted((dns - have_dns) | (ips - have_ips)))}"
+    private_folder(directory)
     cert_pem, key_pem = make_certificate(dns, ips)
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(key_pem)
     cert_path.write_bytes(cert_pem)
-    logger.info("made a self-signed certificate in %s", directory)
-    return cert_path, key_path
+    if old is None:
+        logger.info("made a self-signed certificate in %s", directory)
+    else:
+        logger.warning("made a new self-signed certificate, since %s: SHA-256 %s replaces %s; guests who "
+                       "accepted the old one are warned again", reason, fingerprint(cert_path), old)
+    return KeptCertificate(cert_path, key_path, old)
 
 
 def fingerprint(cert_path: Path) -> str:

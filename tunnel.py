@@ -71,7 +71,7 @@ def find_executable(provider: str, path: str | None = None) -> str:
 
 
 def build_command(provider: str, port: int, executable: str, *, known_hosts: str | None = None) -> list[str]:
-    """Return the command line that tunnels public HTTPS to 127.0.0.1:`port`."""
+    """Return the command line that tunnels public HTTPS to 127.0.0.1:`port` (the server's tunnel listener)."""
     _check_provider(provider)
     if not 0 < port < 65536:
         raise ValueError(f"port out of range: {port}")
@@ -81,8 +81,11 @@ def build_command(provider: str, port: int, executable: str, *, known_hosts: str
         host_key_options = ["-o", "StrictHostKeyChecking=accept-new"]
     else:
         host_key_options = ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}"]
+    # No config file, no agent, no X11, no key of the user's: localhost.run needs none of them, and
+    # IdentitiesOnly=yes alone would still offer the default key files.
     return [
-        executable, "-tt", *host_key_options,
+        executable, "-tt", "-F", "none", "-a", "-x",
+        "-o", "PubkeyAuthentication=no", "-o", "ForwardAgent=no", *host_key_options,
         "-o", "ServerAliveInterval=30", "-o", "ExitOnForwardFailure=yes",
         "-R", f"80:127.0.0.1:{port}", f"nokey@{SSH_HOST}",
     ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from config import Config, ConfigError, from_environment, generate_token, parse_ice_servers, parse_origins
+from config import (GUI_DEFAULT_TOKEN, Config, ConfigError, from_environment, generate_token, is_weak_token,
+                    parse_hosts, parse_ice_servers, parse_origins)
 
 
 def test_config_ice_servers_accepts_a_list_of_servers() -> None:
@@ -34,6 +35,21 @@ def test_config_origins() -> None:
             parse_origins(bad)
 
 
+def test_config_allowed_hosts() -> None:
+    assert parse_hosts(" Call.Example.org, [::1],192.168.1.5,, call.example.org. ") == (
+        "call.example.org", "::1", "192.168.1.5", "call.example.org")
+    assert from_environment({"ALLOWED_HOSTS": "proxy.example"}).allowed_hosts == ("proxy.example",)
+    for bad in ("https://x.example", "x.example:8790", "*", "*.example.org", "a b", "x/y", "-x.example"):
+        with pytest.raises(ConfigError, match="ALLOWED_HOSTS") as error:
+            parse_hosts(bad)
+        assert "no port" in str(error.value)
+
+
+def test_config_weak_tokens_are_the_short_ones() -> None:
+    assert is_weak_token(GUI_DEFAULT_TOKEN) and is_weak_token("1234567") and is_weak_token("Ключ")
+    assert not is_weak_token("12345678") and not is_weak_token(generate_token())
+
+
 def test_config_precedence_flag_over_environment_over_default() -> None:
     env = {"ROOM_TOKEN": "from-env"}
     assert from_environment(env, token="from-flag").token == "from-flag"
@@ -58,7 +74,8 @@ def test_config_reads_every_variable() -> None:
 @pytest.mark.parametrize("changes,needle", [
     ({"capacity": 1}, "--capacity"), ({"capacity": 51}, "--capacity"), ({"port": 70000}, "--port"),
     ({"host": "not a host"}, "--host"), ({"rate_limit": -1}, "--rate-limit"), ({"tunnel": "ngrok"}, "--tunnel"),
-    ({"token": ""}, "token"),
+    ({"token": ""}, "token"), ({"wrong_token_delay": -1}, "wrong_token_delay"),
+    ({"wrong_token_window": 0}, "wrong_token_window"), ({"wrong_token_free": -1}, "wrong_token_free"),
 ])
 def test_config_invalid_values_name_the_setting(changes: dict, needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):

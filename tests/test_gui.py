@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import os
 import signal
 import socket
@@ -287,6 +288,15 @@ class Browser:
         await self.session.close()
 
 
+def redeem(one_time_link: str) -> str:
+    """What the local open page gets for a one-time link: the invite it stands for."""
+    base, code = one_time_link.split("open.html#", 1)
+    request = urllib.request.Request(base + "open", data=code.encode(), method="POST",
+                                     headers={"Origin": base.rstrip("/"), "Content-Type": "text/plain"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return str(json.loads(response.read())["url"])
+
+
 def fake_ssh_on_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **settings: str) -> Path:
     """Put tests/fakebin first on PATH; returns the file where each fake ssh run writes its pids."""
     pids = tmp_path / "tunnel-pids"
@@ -377,9 +387,13 @@ def test_window_start_stop_start(make_host: Callable[..., Host], monkeypatch: py
     assert f"port {port}" in window.status_var.get()
 
     window.open_button.invoke()
+    host.pump_until(lambda: host.opened.urls, message="the browser to be opened")
     window.local_link.event_generate("<Button-1>")
-    host.root.update()
-    assert host.opened.urls == [invite, f"http://127.0.0.1:{port}/"]
+    host.pump_until(lambda: len(host.opened.urls) == 2, message="the local link to be opened")
+    one_time, local = host.opened.urls
+    assert local == f"http://127.0.0.1:{port}/"
+    assert one_time.startswith(f"http://127.0.0.1:{port}/open.html#") and "token" not in one_time
+    assert redeem(one_time) == invite
     hosting_status = window.status_var.get()
     window.copy_invite_button.invoke()
     assert host.root.clipboard_get() == invite
@@ -398,13 +412,13 @@ def test_window_start_stop_start(make_host: Callable[..., Host], monkeypatch: py
 
 
 def test_window_token_from_environment_is_enforced(make_host: Callable[..., Host], client: AsyncRunner) -> None:
-    config = from_environment({"ROOM_TOKEN": "env-tok"}, default_token=GUI_DEFAULT_TOKEN, port=free_port())
+    config = from_environment({"ROOM_TOKEN": "env-token"}, default_token=GUI_DEFAULT_TOKEN, port=free_port())
     host = make_host(config)
-    assert host.window.token_var.get() == "env-tok"
+    assert host.window.token_var.get() == "env-token"
     assert not visible(host.window.token_warning)
 
     port = host.start()
-    hello, _ = client.run(probe(port, "env-tok"), timeout=10)
+    hello, _ = client.run(probe(port, "env-token"), timeout=10)
     assert hello["type"] == "hello" and hello["capacity"] == 2
     refused, code = client.run(probe(port, "123"), timeout=10)
     assert refused["code"] == "unauthorized" and code == 4401
@@ -430,6 +444,24 @@ def test_window_generated_token_is_enforced(make_host: Callable[..., Host], clie
     refused, code = client.run(probe(port, GUI_DEFAULT_TOKEN), timeout=10)
     assert refused["code"] == "unauthorized" and code == 4401
     assert window.participants_var.get() == "0 / 5"
+
+
+def test_window_short_token_is_warned_about_like_123(make_host: Callable[..., Host], monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    fake_ssh_on_path(monkeypatch, tmp_path)
+    host = make_host(local_config(token="abcd1234"))
+    window = host.window
+    assert not visible(window.token_warning)
+    window.token_var.set("abc1234")
+    assert visible(window.token_warning) and window.token_warning.cget("text") == window.text["token_short"]
+    window.token_var.set(GUI_DEFAULT_TOKEN)
+    assert window.token_warning.cget("text") == window.text["token_warning"]
+    window.token_var.set("abc1234")
+    window.tunnel_radios["localhost.run"].invoke()
+    host.ask.answers = [False]
+    host.start()
+    assert [title for title, _ in host.ask.questions] == ["Weak room token"]
+    assert window.status_var.get() == window.text["public_skipped"]
 
 
 def test_window_bad_settings_show_an_error(make_host: Callable[..., Host]) -> None:
@@ -522,7 +554,7 @@ def test_window_public_link_with_weak_token_declined_starts_no_tunnel(
 def test_window_public_link_appears_and_is_allowed(make_host: Callable[..., Host], client: AsyncRunner,
                                                   monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                   display: str, artifacts: Path) -> None:
-    pids = fake_ssh_on_path(monkeypatch, tmp_path)
+    pids = fake_ssh_on_path(monkeypatch, tmp_path, FAKE_TUNNEL_ARGS_FILE=str(tmp_path / "ssh-args"))
     host = make_host(local_config())
     window = host.window
     window.tunnel_radios["localhost.run"].invoke()
@@ -546,8 +578,10 @@ def test_window_public_link_appears_and_is_allowed(make_host: Callable[..., Host
     window.copy_public_button.invoke()
     assert host.root.clipboard_get() == public_invite
     window.public_link.event_generate("<Button-1>")
-    host.root.update()
-    assert host.opened.urls == [public_invite]
+    host.pump_until(lambda: host.opened.urls, message="the browser to be opened")
+    assert "token" not in host.opened.urls[0] and redeem(host.opened.urls[0]) == public_invite
+    forwarded = next(arg for arg in (tmp_path / "ssh-args").read_text().splitlines() if arg.startswith("80:"))
+    assert forwarded != f"80:127.0.0.1:{port}", "the tunnel goes to a listener of its own"
 
     running = wait_until(lambda: tunnel_pids(pids), message="the fake ssh's pids")
     assert len(running) == 2 and all(process_alive(pid) for pid in running)

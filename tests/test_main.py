@@ -93,6 +93,7 @@ async def test_main_headless_banner_has_links_and_token_appears_once(apps) -> No
     text = app.output.decode()
     assert f"http://127.0.0.1:{port}/" in text
     assert f"http://127.0.0.1:{port}/#token={quote(token, safe='')}" in text
+    assert "Warning" not in text
     session, ws = await connect(port, token)
     assert (await ws.receive_json())["type"] == "hello"
     bad_session, bad = await connect(port, "wrong")
@@ -109,6 +110,12 @@ async def test_main_headless_banner_has_links_and_token_appears_once(apps) -> No
     assert token not in text
     assert base64.urlsafe_b64encode(token.encode()).decode().rstrip("=") not in text
     assert "Traceback" not in text
+
+
+async def test_main_headless_warns_about_a_short_token(apps) -> None:
+    app = await apps("--headless", "--port", str(free_port()), "--token", "1234567")
+    await app.read_until(b"Press Ctrl+C")
+    assert "Warning:  the room token is shorter than 8 characters" in app.output.decode()
 
 
 async def test_main_headless_without_token_generates_one(apps) -> None:
@@ -159,6 +166,7 @@ async def test_main_busy_port_exits_2_with_one_clear_line(apps) -> None:
     ((), {"ICE_SERVERS": "not json"}, "ICE_SERVERS"),
     ((), {"ICE_SERVERS": '[{"urls": 5}]'}, "ICE_SERVERS[0]"),
     ((), {"ALLOWED_ORIGINS": "nope"}, "ALLOWED_ORIGINS"),
+    ((), {"ALLOWED_HOSTS": "https://call.example.org"}, "ALLOWED_HOSTS"),
     ((), {"ADMIN_STATUS": "perhaps"}, "ADMIN_STATUS"),
 ])
 async def test_main_bad_configuration_exits_2_naming_the_setting(apps, args, env, needle) -> None:
@@ -224,10 +232,11 @@ async def test_main_unwritable_log_file_exits_2(apps, tmp_path: Path) -> None:
     assert "--log-file" in app.output.decode() and "Traceback" not in app.output.decode()
 
 
-async def test_main_headless_tunnel_prints_public_links_and_allows_the_origin(apps) -> None:
+async def test_main_headless_tunnel_prints_public_links_and_allows_the_origin(apps, tmp_path: Path) -> None:
     port = free_port()
     fakebin = ROOT / "tests" / "fakebin"
-    env = {"PATH": f"{fakebin}:{os.environ['PATH']}",
+    args_file = tmp_path / "ssh-args"
+    env = {"PATH": f"{fakebin}:{os.environ['PATH']}", "FAKE_TUNNEL_ARGS_FILE": str(args_file),
            "FAKE_TUNNEL_OUTPUT": str(ROOT / "tests" / "fixtures" / "tunnel" / "localhost_run.txt")}
     app = await apps("--headless", "--port", str(port), "--token", "tok en", "--tunnel", "localhost.run", env=env)
     await app.read_until(b"Public invite:")
@@ -236,11 +245,18 @@ async def test_main_headless_tunnel_prints_public_links_and_allows_the_origin(ap
     invite = next(l.split()[-1] for l in lines if l.strip().startswith("Public invite:"))
     assert public.startswith("https://") and public.endswith(".lhr.life/")
     assert invite == public + "#token=tok%20en"
+    forward = next(arg for arg in args_file.read_text().splitlines() if arg.startswith("80:127.0.0.1:"))
+    tunnel_port = int(forward.rsplit(":", 1)[1])
+    assert tunnel_port != port, "the tunnel has a listener of its own"
     session = aiohttp.ClientSession()
     auth = "auth." + base64.urlsafe_b64encode(b"tok en").decode().rstrip("=")
-    ws = await session.ws_connect(f"http://127.0.0.1:{port}/ws", protocols=("secret-call.v1", auth),
-                                  headers={"User-Agent": BROWSER_UA, "Origin": public.rstrip("/")})
+    host = public.removeprefix("https://").rstrip("/")
+    ws = await session.ws_connect(f"http://127.0.0.1:{tunnel_port}/ws", protocols=("secret-call.v1", auth),
+                                  headers={"User-Agent": BROWSER_UA, "Origin": public.rstrip("/"), "Host": host,
+                                           "X-Forwarded-For": "198.51.100.9"})
     assert (await ws.receive_json())["type"] == "hello"
+    async with session.get(f"http://127.0.0.1:{port}/", headers={"Host": "evil.example"}) as response:
+        assert response.status == 421
     await session.close()
     app.proc.send_signal(signal.SIGTERM)
     assert await app.finish() == 0

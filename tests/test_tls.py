@@ -18,6 +18,7 @@ import tls
 from config import Config
 from conftest import BROWSER_UA, require_tool
 from core import CallServer, ServerError, lan_addresses
+from main import banner
 
 @pytest.fixture
 def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -38,7 +39,8 @@ def client_context(cert: Path) -> ssl.SSLContext:
 
 
 async def test_tls_certificate_covers_local_names_and_is_private(xdg: Path) -> None:
-    cert_path, key_path = tls.ensure_self_signed(xdg, ["192.168.1.20"])
+    cert_path, key_path, replaced = tls.ensure_self_signed(xdg, ["192.168.1.20"])
+    assert replaced is None
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     dns, ips = tls.covered_names(cert)
     assert "localhost" in dns and {"127.0.0.1", "192.168.1.20"} <= ips
@@ -46,12 +48,63 @@ async def test_tls_certificate_covers_local_names_and_is_private(xdg: Path) -> N
 
 
 async def test_tls_certificate_is_kept_and_reused(xdg: Path) -> None:
-    first = tls.fingerprint(tls.ensure_self_signed(xdg, ["10.0.0.5"])[0])
-    assert tls.fingerprint(tls.ensure_self_signed(xdg, ["10.0.0.5"])[0]) == first
+    first = tls.fingerprint(tls.ensure_self_signed(xdg, ["10.0.0.5"]).cert)
+    assert tls.ensure_self_signed(xdg, ["10.0.0.5"]) == (xdg / tls.CERT_NAME, xdg / tls.KEY_NAME, None)
     assert tls.fingerprint(tls.ensure_self_signed(xdg, [])[0]) == first
-    changed = tls.fingerprint(tls.ensure_self_signed(xdg, ["10.0.0.6"])[0])
-    assert changed != first
     assert len(first.split(":")) == 32
+
+
+async def test_tls_new_lan_address_remakes_the_certificate_and_says_so(
+        xdg: Path, caplog: pytest.LogCaptureFixture) -> None:
+    first = tls.fingerprint(tls.ensure_self_signed(xdg, ["10.0.0.5"]).cert)
+    kept = tls.ensure_self_signed(xdg, ["10.0.0.6"])
+    changed = tls.fingerprint(kept.cert)
+    assert changed != first and kept.replaced == first
+    warning = next(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert first in warning and changed in warning and "10.0.0.6" in warning
+
+
+async def test_tls_banner_shows_the_old_and_the_new_fingerprint(xdg: Path) -> None:
+    xdg.mkdir(mode=0o700)
+    cert_pem, key_pem = tls.make_certificate({"localhost"}, {"127.0.0.1"})  # no ::1: it must be remade
+    (xdg / tls.CERT_NAME).write_bytes(cert_pem)
+    (xdg / tls.KEY_NAME).write_bytes(key_pem)
+    (xdg / tls.KEY_NAME).chmod(0o600)
+    old = tls.fingerprint(xdg / tls.CERT_NAME)
+    server = CallServer(Config(token="t", port=0, tls=True))
+    await server.start()
+    try:
+        text = banner(server)
+    finally:
+        await server.stop()
+    new = tls.fingerprint(xdg / tls.CERT_NAME)
+    assert new != old
+    assert f"TLS certificate SHA-256: {new}" in text
+    assert f"replaces SHA-256 {old}" in text and "warned again" in text
+
+
+async def test_tls_kept_key_that_others_can_read_is_refused(xdg: Path) -> None:
+    kept = tls.ensure_self_signed(xdg, [])
+    kept.key.chmod(0o644)
+    with pytest.raises(tls.TLSError) as error:
+        tls.ensure_self_signed(xdg, [])
+    message = str(error.value)
+    assert "\n" not in message and "can be read by other users (mode 644)" in message
+    assert f"chmod 600 {kept.key}" in message
+    server = CallServer(Config(token="t", port=0, tls=True))
+    with pytest.raises(ServerError, match="mode 644"):
+        await server.start()
+    kept.key.chmod(0o600)
+    assert tls.ensure_self_signed(xdg, []).replaced is None
+
+
+async def test_tls_folder_is_private(xdg: Path) -> None:
+    tls.ensure_self_signed(xdg, [])
+    assert xdg.stat().st_mode & 0o777 == 0o700
+    xdg.chmod(0o755)
+    (xdg / tls.CERT_NAME).unlink()
+    tls.ensure_self_signed(xdg, [])
+    assert xdg.stat().st_mode & 0o777 == 0o700
 
 
 async def test_tls_server_speaks_https_with_hsts_and_wss(tls_server: CallServer, xdg: Path) -> None:

@@ -24,13 +24,15 @@ from tunnel import (
     write_known_hosts,
 )
 
-from conftest import wait_for  # noqa: E402
+from conftest import require_tool, wait_for  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tunnel"
 FAKEBIN = Path(__file__).parent / "fakebin"
 PORT = 8790
 LHR_URL = "https://8c2f41a9e0b7d3.lhr.life"
 CLOUDFLARE_URL = "https://seasonal-harbor-violet-tokens.trycloudflare.com"
+# ssh reads no config file, offers no key and forwards no agent or X11.
+NO_USER_SETUP = ("-F", "none", "-a", "-x", "-o", "PubkeyAuthentication=no", "-o", "ForwardAgent=no")
 
 RECORDED = {
     "localhost_run.txt": ("localhost.run", LHR_URL),
@@ -219,7 +221,7 @@ def test_url_scanner_reports_each_new_url_once() -> None:
 
 def test_build_command_localhost_run() -> None:
     assert build_command("localhost.run", PORT, "/usr/bin/ssh") == [
-        "/usr/bin/ssh", "-tt",
+        "/usr/bin/ssh", "-tt", *NO_USER_SETUP,
         "-o", "StrictHostKeyChecking=accept-new",
         "-o", "ServerAliveInterval=30",
         "-o", "ExitOnForwardFailure=yes",
@@ -230,7 +232,7 @@ def test_build_command_localhost_run() -> None:
 
 def test_build_command_localhost_run_pinned_host_key() -> None:
     assert build_command("localhost.run", 9000, "ssh", known_hosts="/cfg/known_hosts") == [
-        "ssh", "-tt",
+        "ssh", "-tt", *NO_USER_SETUP,
         "-o", "StrictHostKeyChecking=yes",
         "-o", "UserKnownHostsFile=/cfg/known_hosts",
         "-o", "ServerAliveInterval=30",
@@ -238,6 +240,23 @@ def test_build_command_localhost_run_pinned_host_key() -> None:
         "-R", "80:127.0.0.1:9000",
         "nokey@localhost.run",
     ]
+
+
+@pytest.mark.parametrize("known_hosts", [None, "/cfg/known_hosts"])
+def test_build_command_localhost_run_uses_no_key_agent_or_config_of_the_user(known_hosts: str | None) -> None:
+    """What the real ssh makes of the command (ssh -G prints its settings without connecting)."""
+    command = build_command("localhost.run", PORT, require_tool("ssh"), known_hosts=known_hosts)
+    effective = subprocess.run([command[0], "-G", *command[1:]], capture_output=True, text=True, check=True,
+                               stdin=subprocess.DEVNULL)
+    settings = dict(line.split(" ", 1) for line in effective.stdout.splitlines() if " " in line)
+    assert settings["pubkeyauthentication"] in ("no", "false")
+    assert settings["forwardagent"] == "no" and settings["forwardx11"] == "no"
+    assert settings["remoteforward"] == f"80 [127.0.0.1]:{PORT}"
+    if known_hosts is None:
+        assert settings["stricthostkeychecking"] == "accept-new"
+    else:
+        assert settings["stricthostkeychecking"] in ("yes", "true")
+        assert settings["userknownhostsfile"] == known_hosts
 
 
 def test_build_command_cloudflared() -> None:
@@ -324,7 +343,7 @@ async def test_tunnel_reports_url_from_fake_ssh(tmp_path: Path) -> None:
         assert rec.urls == [LHR_URL]
         assert rec.statuses[:2] == ["starting ssh tunnel", f"tunnel up: {LHR_URL}"]
         assert (tmp_path / "args").read_text().splitlines() == [
-            "-tt",
+            "-tt", *NO_USER_SETUP,
             "-o", "StrictHostKeyChecking=accept-new",
             "-o", "ServerAliveInterval=30",
             "-o", "ExitOnForwardFailure=yes",
@@ -481,6 +500,7 @@ async def test_tunnel_host_key_from_the_environment_pins_localhost_run(tmp_path:
         args = args_file.read_text().splitlines()
         known_hosts = tmp_path / "secret-call" / "localhost.run_known_hosts"
         assert "StrictHostKeyChecking=yes" in args and f"UserKnownHostsFile={known_hosts}" in args
+        assert args[1:1 + len(NO_USER_SETUP)] == list(NO_USER_SETUP)
         assert known_hosts.read_text().split()[:2] == ["localhost.run", "ssh-ed25519"]
     finally:
         await tunnel.stop()
