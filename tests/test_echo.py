@@ -81,9 +81,10 @@ async def test_echo_plays_my_audio_back_delayed_without_taking_a_seat(start_serv
 async def test_echo_sessions_are_capped_and_end_with_the_socket(start_server: Any) -> None:
     from aiortc import RTCConfiguration, RTCPeerConnection
 
-    server = start_server(capacity=2)
+    # Both sockets come from 127.0.0.1: no pause between starts, to reach the cap.
+    server = start_server(capacity=2, sound_check_sessions=1, sound_check_interval=0)
     echo = server.server.state.room.echo
-    echo.max_sessions = 1
+    assert echo.max_sessions == 1
     async with aiohttp.ClientSession() as session:
         pcs = []
         sockets = []
