@@ -92,13 +92,14 @@ class CandidatePolicy:
         """The client is the host's own browser, on this machine."""
         return self.client is not None and self.client.is_loopback
 
-    def allows(self, host: str) -> bool:
+    def allows(self, host: str, kind: str) -> bool:
+        """Whether a candidate of this `kind` (host, srflx, prflx, relay) at `host` may be used."""
         address = parse_address(host)
         if address is None:
             # An mDNS name (.local): it resolves on the LAN, to anything; only the host's own
             # browser may use one.
             return self.local and host.lower().endswith(".local")
-        if address == self.client or address in self.relays or is_public(address):
+        if address == self.client or is_public(address) or (kind == "relay" and address in self.relays):
             return True
         return self.local and (address.is_loopback or address in self.own)
 
@@ -109,7 +110,7 @@ def filter_candidates(sdp: str, policy: CandidatePolicy) -> tuple[str, int]:
     for line in sdp.splitlines(keepends=True):
         if line.startswith("a=candidate:"):
             fields = line.split()
-            if len(fields) < 8 or not policy.allows(fields[4]):
+            if len(fields) < 8 or fields[6] != "typ" or not policy.allows(fields[4], fields[7]):
                 dropped += 1
                 continue
         kept.append(line)
