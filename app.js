@@ -11,6 +11,7 @@ import { Events } from "./js/events.js";
 import { I18n, pickLanguage } from "./js/i18n.js";
 import { takeInviteToken } from "./js/invite.js";
 import { BrowserOnlyModal, FullModal, TokenModal } from "./js/modal.js";
+import { idTag } from "./js/names.js";
 import { InsecureNotice } from "./js/notice.js";
 import { Particles } from "./js/particles.js";
 import { PeerPlayers } from "./js/players.js";
@@ -34,6 +35,9 @@ const FORM_ERRORS = Object.freeze({
   "mic-unsupported": "errMicUnsupported",
   insecure: "errInsecure",
   "bad-name": "errBadName",
+  "name-taken": "errNameTaken",
+  "privacy-no-turn": "errPrivacyNoTurn",
+  "privacy-ice-refused": "errPrivacyIceRefused",
 });
 
 async function main() {
@@ -146,6 +150,12 @@ async function main() {
   });
   call.addEventListener(Events.PARTICIPANT_LEFT, (event) => {
     toasts.show(t("toastLeft", { name: /** @type {CustomEvent} */ (event).detail.name }), "leave");
+  });
+  call.addEventListener(Events.PARTICIPANT_RENAMED, (event) => {
+    const { id, name, previous } = /** @type {CustomEvent} */ (event).detail;
+    const text = t("renamed", { previous, tag: idTag(id), name });
+    toasts.show(text, "info");
+    chat.notice(text);
   });
   call.addEventListener(Events.LOCAL_STREAM, (event) => {
     const { stream } = /** @type {CustomEvent} */ (event).detail;
@@ -275,8 +285,13 @@ async function main() {
       tabStore.set("token", typed);
       call.connect(typed);
     }
-    soundCheck.start(() => call.iceServers());
+    soundCheck.start(() => call.iceServers(), () => call.mesh.relayOnly);
   });
+  /** Privacy mode without a relay: the sound check would connect directly, so it is off. */
+  const soundCheckPrivacy = () => soundPanel.setBlocked(
+    call.mesh.relayOnly && call.client.state === "open" && !hasTurnServer(call.iceServers()) ? "privacy" : "");
+  call.client.addEventListener(Events.HELLO, soundCheckPrivacy);
+  settings.addEventListener(Events.UI_SETTINGS, soundCheckPrivacy);
   soundPanel.addEventListener(Events.UI_SOUND_CHECK_STOP, () => soundCheck.stop());
   soundCheck.addEventListener(Events.SOUND_CHECK_STATE, (event) => {
     const { state, error } = /** @type {CustomEvent} */ (event).detail;

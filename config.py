@@ -61,6 +61,12 @@ class Config:
     key: str | None = None
     log_file: str | None = None
     sound_check: bool = True
+    # -- sound-check limits (the echo peer, echo.py) --
+    # At most this many run at once, each for at most this many seconds; one socket, and one
+    # client address, may start one every `sound_check_interval` seconds.
+    sound_check_sessions: int = 4
+    sound_check_seconds: float = 120.0
+    sound_check_interval: float = 1.0
 
     def with_changes(self, **changes: Any) -> "Config":
         """A copy with some fields replaced, validated again."""
@@ -195,7 +201,18 @@ def validate(config: Config) -> Config:
     except ValueError:
         if config.host != "localhost":
             raise ConfigError(f"--host must be an IP address such as 127.0.0.1, not {config.host!r}") from None
+    validate_sound_check(config)
     return config
+
+
+def validate_sound_check(config: Config) -> None:
+    """The sound-check limits: whole sessions, positive durations."""
+    if config.sound_check_sessions < 0:
+        raise ConfigError(f"sound_check_sessions must be 0 or more, not {config.sound_check_sessions}")
+    if not config.sound_check_seconds > 0:
+        raise ConfigError(f"sound_check_seconds must be more than 0, not {config.sound_check_seconds}")
+    if not config.sound_check_interval >= 0:
+        raise ConfigError(f"sound_check_interval must be 0 or more, not {config.sound_check_interval}")
 
 
 def from_environment(env: Mapping[str, str], *, token: str | None = None, **overrides: Any) -> Config:

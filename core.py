@@ -15,6 +15,7 @@ import socket
 import ssl
 import time
 import unicodedata
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Protocol
@@ -25,16 +26,20 @@ from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 from access import (HOST_REFUSAL, NO_HOST_REFUSAL, UNKNOWN_TUNNEL_CLIENT, USED, WILDCARD_HOSTS, HostPolicy,
                     OneTimeLinks, ProxyPolicy, WrongTokens, tunnel_client)
 from config import Config
+from names import MAX_NAME, name_key, name_problem
 
 logger = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
-MAX_NAME = 32
+# The pages show this many leading hex digits of an id as a participant's tag.
+TAG_LENGTH = 4
 MAX_CHAT = 2000
 MAX_SDP = 60_000
 MAX_MENTIONS = 50
 VERIFY_STEPS = ("commit", "reveal")
 MAX_VERIFY_VALUE = 128
+# No message nests deeper than an ice candidate in its envelope: a deeper one is an attack.
+MAX_JSON_DEPTH = 8
 
 # Close codes (documented in docs/PROTOCOL.md).
 CLOSE_GOING_AWAY = 1001
@@ -49,7 +54,9 @@ ERROR_MESSAGES = {
     "bad-json": "The message is not valid JSON.",
     "bad-message": "A field of the message is missing or has the wrong type.",
     "unknown-type": "The message type is unknown.",
-    "bad-name": "A name must be 1 to 32 characters with no control characters.",
+    "bad-name": "A name must be 1 to 32 characters, with something visible and no control, format or "
+                "invisible characters.",
+    "name-taken": "Someone in the call already uses this name (or one that looks the same); choose another.",
     "not-joined": "Join the call first.",
     "unknown-peer": "That participant is not in the call.",
     "too-long": "The message is too long.",
@@ -57,9 +64,6 @@ ERROR_MESSAGES = {
     "unauthorized": "The room token is wrong.",
     "unavailable": "The sound check is not available on this server.",
 }
-
-# Bidirectional overrides and isolates let a name disguise itself or the text around it.
-_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
 class Peer(Protocol):
@@ -71,9 +75,14 @@ class Peer(Protocol):
 
 
 class EchoHandler(Protocol):
-    """The sound check, as the room sees it (echo.py implements it with aiortc)."""
+    """The sound check, as the room sees it (echo.py implements it with aiortc).
 
-    def offer(self, member_id: str, sdp: str, reply: Callable[[dict[str, Any]], None]) -> None: ...
+    `address` is the client's address (None when unknown): it decides which candidates the
+    echo may use.
+    """
+
+    def offer(self, member_id: str, sdp: str, reply: Callable[[dict[str, Any]], None], *,
+              address: str | None = None) -> None: ...
 
     def stop(self, member_id: str) -> None: ...
 
@@ -141,6 +150,8 @@ class Member:
     name: str | None = None
     joined_at: int = 0
     dropped_at: float | None = None
+    address: str | None = None
+    echo_at: float | None = None
 
     @property
     def joined(self) -> bool:
@@ -156,25 +167,33 @@ class Member:
 
 
 def clean_name(value: Any) -> str:
-    """Trim and check a display name; raise bad-name."""
+    """Trim and check a display name (names.py has the rules); raise bad-name."""
     if not isinstance(value, str):
         raise UserError("bad-message", "name must be a string.")
     name = value.strip()
-    if not 1 <= len(name) <= MAX_NAME:
+    if name_problem(name) is not None:
         raise UserError("bad-name")
-    for char in name:
-        if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") or char in _BIDI_CONTROLS:
-            raise UserError("bad-name")
     return name
 
 
+_SDP_MEDIA = re.compile(r"^m=", re.M)
+_SDP_FINGERPRINT = re.compile(r"^a=fingerprint:", re.M)
+
+
 def checked_sdp(message: dict[str, Any]) -> str:
-    """The message's SDP; raise bad-message or too-long."""
+    """The message's SDP, if it is plausibly one (a version line, a media line, a DTLS fingerprint).
+
+    Every browser and aiortc sends all three (tests/fixtures/sdp/ holds real ones), so junk is
+    refused here and never reaches a page, which could only fail on it. Raise bad-message or too-long.
+    """
     sdp = message.get("sdp")
     if not isinstance(sdp, str):
         raise UserError("bad-message", "sdp must be a string.")
     if len(sdp) > MAX_SDP:
         raise UserError("too-long")
+    if sdp[:4] not in ("v=0\r", "v=0\n") or not _SDP_MEDIA.search(sdp) or not _SDP_FINGERPRINT.search(sdp):
+        raise UserError("bad-message", "sdp is not a session description: it needs v=0, an m= line and "
+                                       "an a=fingerprint: line.")
     return sdp
 
 
@@ -199,15 +218,26 @@ def clean_candidate(value: Any) -> dict[str, Any] | None:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def has_lone_surrogate(value: Any) -> bool:
-    """True if any string in a decoded JSON value holds a lone surrogate (not encodable as UTF-8)."""
-    if isinstance(value, str):
-        return _SURROGATE.search(value) is not None
-    if isinstance(value, dict):
-        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_lone_surrogate(v) for v in value)
-    return False
+def json_problem(value: Any, *, surrogates: bool = True, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Why a decoded JSON value cannot be handled: "depth" (nested deeper than `max_depth`) or
+    "surrogate" (a string holds a lone surrogate, not encodable as UTF-8); None when it is fine.
+
+    A loop with its own stack, not recursion: the decoder accepts nesting almost as deep as
+    Python's recursion limit, and a recursive walk on top of it would overflow.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if surrogates and _SURROGATE.search(item) is not None:
+                return "surrogate"
+        elif isinstance(item, (dict, list)):
+            if depth > max_depth:
+                return "depth"
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return None
+
 
 
 def _reject_constant(name: str) -> None:
@@ -236,10 +266,12 @@ class Room:
     def __init__(self, capacity: int, ice_servers: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
                  *, rate_limit: RateLimit = RateLimit(), clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time, grace: float = 30.0,
-                 echo: EchoHandler | None = None) -> None:
+                 echo: EchoHandler | None = None, echo_interval: float = 1.0) -> None:
         self.capacity = capacity
         self.grace = grace
         self.echo = echo
+        self.echo_interval = echo_interval
+        self._echo_by_address: dict[str, float] = {}
         self.ice_servers = list(ice_servers)
         self.rate_limit = rate_limit
         self.clock = clock
@@ -273,11 +305,12 @@ class Room:
 
     # -- connection life cycle -------------------------------------------------
 
-    def connect(self, peer: Peer, resume: tuple[str, str] | None = None) -> str:
+    def connect(self, peer: Peer, resume: tuple[str, str] | None = None, *, address: str | None = None) -> str:
         """Admit a socket and greet it; return its id.
 
         With `resume` (id, secret) of a member that is still known, the socket takes that
-        member's place, id and seat back; any older socket of it is closed.
+        member's place, id and seat back; any older socket of it is closed. `address` is the
+        client's real address (behind a proxy or tunnel, the forwarded one), or None if unknown.
         """
         member = self._resumable(resume)
         resumed = member is not None
@@ -288,6 +321,7 @@ class Room:
             logger.info("peer %s resumed", member.id)
         else:
             member = self._new_member(peer)
+        member.address = address
         peer.send({"type": "hello", "version": PROTOCOL_VERSION, "id": member.id, "resume": member.secret,
                    "resumed": resumed, "roster": self.roster(),
                    "capacity": self.capacity, "iceServers": self.ice_servers})
@@ -304,8 +338,11 @@ class Room:
         return member
 
     def _new_member(self, peer: Peer) -> Member:
+        # Pages show the first 4 hex digits next to each name (two "Alice"s are told apart by
+        # them), so no two members share those.
+        taken = {other[:TAG_LENGTH] for other in self.members}
         member_id = secrets.token_hex(4)
-        while member_id in self.members:
+        while member_id[:TAG_LENGTH] in taken:
             member_id = secrets.token_hex(4)
         limiter = patience = None
         if self.rate_limit.enabled:
@@ -381,9 +418,16 @@ class Room:
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             self._error(member, "bad-message", "A message is a JSON object with a string \"type\".")
             return
-        if "\\u" in text and has_lone_surrogate(message):
-            self._error(member, "bad-message", "The message has invalid Unicode (a lone surrogate).")
-            return
+        surrogates = "\\u" in text
+        # Counting brackets is cheap; only a frame with enough of them can nest too deeply.
+        if surrogates or text.count("{") + text.count("[") > MAX_JSON_DEPTH:
+            problem = json_problem(message, surrogates=surrogates)
+            if problem == "depth":
+                self._error(member, "bad-json", f"The message nests deeper than {MAX_JSON_DEPTH} levels.")
+                return
+            if problem == "surrogate":
+                self._error(member, "bad-message", "The message has invalid Unicode (a lone surrogate).")
+                return
         handler = self._handlers.get(message["type"])
         if handler is None:
             self._error(member, "unknown-type", f"Unknown message type {message['type'][:40]!r}.")
@@ -398,10 +442,13 @@ class Room:
 
     def _on_name(self, member: Member, message: dict[str, Any]) -> None:
         name = clean_name(message.get("name"))
+        if not member.joined and len(self.participants) >= self.capacity:
+            member.send({"type": "full", "capacity": self.capacity})
+            return
+        key = name_key(name)
+        if any(name_key(other.name or "") == key for other in self.participants if other is not member):
+            raise UserError("name-taken")
         if not member.joined:
-            if len(self.participants) >= self.capacity:
-                member.send({"type": "full", "capacity": self.capacity})
-                return
             self._join_counter += 1
             member.joined_at = self._join_counter
             logger.info("peer %s joined the call", member.id)
@@ -415,6 +462,7 @@ class Room:
         self._broadcast_roster()
 
     def _on_description(self, member: Member, message: dict[str, Any]) -> None:
+        self._require_joined(member)
         self._relay(member, message, {"sdp": checked_sdp(message)})
 
     def _on_ice(self, member: Member, message: dict[str, Any]) -> None:
@@ -454,7 +502,23 @@ class Room:
         sdp = checked_sdp(message)
         if self.echo is None:
             raise UserError("unavailable")
-        self.echo.offer(member.id, sdp, member.send)
+        self._pace_echo(member)
+        self.echo.offer(member.id, sdp, member.send, address=member.address)
+
+    def _pace_echo(self, member: Member) -> None:
+        """At most one sound-check start per `echo_interval` per socket and per client address:
+        each start makes the server gather candidates and send connectivity checks."""
+        now = self.clock()
+        horizon = now - self.echo_interval
+        starts = self._echo_by_address
+        while starts and next(iter(starts.values())) <= horizon:
+            del starts[next(iter(starts))]
+        if (member.echo_at is not None and member.echo_at > horizon) or (
+                member.address is not None and member.address in starts):
+            raise UserError("rate-limited", f"Wait {self.echo_interval:g} s between sound checks.")
+        member.echo_at = now
+        if member.address is not None:
+            starts[member.address] = now
 
     def _on_echo_stop(self, member: Member, message: dict[str, Any]) -> None:
         if self.echo is not None:
@@ -724,7 +788,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     peer = SocketPeer(ws, request.transport)
     state.sockets.add(peer)
     count_socket(state.per_address, address, 1)
-    peer.member_id = member_id = room.connect(peer, resume)
+    peer.member_id = member_id = room.connect(peer, resume, address=address)
     clean = False
     try:
         while True:
@@ -906,7 +970,8 @@ def make_echo(config: Config) -> EchoHandler | None:
         return None
     from echo import EchoService
 
-    return EchoService(config.ice_servers)
+    return EchoService(config.ice_servers, max_sessions=config.sound_check_sessions,
+                       max_seconds=config.sound_check_seconds)
 
 
 async def stop_echo(app: web.Application) -> None:
@@ -921,7 +986,7 @@ def create_app(config: Config, *, frontend_root: Path = FRONTEND_ROOT) -> web.Ap
     app[STATE] = ServerState(
         config=config,
         room=Room(config.capacity, config.ice_servers, rate_limit=RateLimit.per_second(config.rate_limit),
-                  grace=config.resume_grace, echo=make_echo(config)),
+                  grace=config.resume_grace, echo=make_echo(config), echo_interval=config.sound_check_interval),
         hosts=HostPolicy(config.host, allowed_hosts=config.allowed_hosts, allowed_origins=config.allowed_origins,
                          machine_addresses=lan_addresses() if config.host in WILDCARD_HOSTS else ()),
         auth_failures=WrongTokens(free=config.wrong_token_free, window=config.wrong_token_window,

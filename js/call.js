@@ -5,7 +5,7 @@
  * listens to its events and calls join(), leave() and setSelfMuted().
  */
 import { Events, emit } from "./events.js";
-import { PeerMesh } from "./mesh.js";
+import { PeerMesh, hasTurnServer } from "./mesh.js";
 import { SignalingClient } from "./signaling.js";
 
 /** @typedef {import("./signaling.js").RosterEntry} RosterEntry */
@@ -13,6 +13,9 @@ import { SignalingClient } from "./signaling.js";
 /** @typedef {{id: string, name: string, self: boolean, reconnecting?: boolean}} Participant */
 /** @typedef {"idle" | "connecting" | "live" | "reconnecting"} CallState */
 /** @typedef {"offline" | "connecting" | "open" | "reconnecting" | "refused"} ConnectionState */
+
+/** Refusals of our name: while joining they end the attempt with a message under the form. */
+const NAME_ERRORS = new Set(["bad-name", "name-taken"]);
 
 /** Signaling errors that only mean a peer left while a message to it was on its way. */
 const BENIGN_ERRORS = new Set(["unknown-peer", "not-joined"]);
@@ -118,6 +121,12 @@ export class CallSession extends EventTarget {
       this.full(this.client.capacity);
       return;
     }
+    // Already connected: refuse before asking for the microphone (else it is checked after hello).
+    const problem = this.client.state === "open" ? this.privacyProblem() : "";
+    if (problem) {
+      this.abort(problem);
+      return;
+    }
     let stream;
     try {
       stream = await this.mediaDevices.getUserMedia(MIC_CONSTRAINTS);
@@ -132,7 +141,33 @@ export class CallSession extends EventTarget {
     this.stream = stream;
     this.applySelfMute();
     emit(this, Events.LOCAL_STREAM, { stream });
-    if (this.client.state === "open") this.client.join(name);
+    if (this.client.state === "open") this.sendName();
+  }
+
+  /**
+   * Why privacy mode cannot keep our address from the others with the ICE servers we have, or "":
+   * it fails closed, so without a relay that the browser accepts there is no call at all.
+   */
+  privacyProblem() {
+    if (!this.mesh.relayOnly) return "";
+    const iceServers = this.iceServers();
+    if (!hasTurnServer(iceServers)) return "privacy-no-turn";
+    try {
+      new RTCPeerConnection({ iceServers, iceTransportPolicy: "relay" }).close();
+    } catch (error) {
+      return "privacy-ice-refused";
+    }
+    return "";
+  }
+
+  /**
+   * Step into the call (send our name), unless privacy mode could not be kept.
+   * @private
+   */
+  sendName() {
+    const problem = this.privacyProblem();
+    if (problem) this.abort(problem);
+    else this.client.join(this.name);
   }
 
   /** Leave the call: stop the microphone, close every peer connection, back to the lobby. */
@@ -225,7 +260,7 @@ export class CallSession extends EventTarget {
     }
     this.ownIds.add(this.client.id);
     this.rosterChanged();
-    if (this.wantCall && this.stream && !this.joined) this.client.join(this.name);
+    if (this.wantCall && this.stream && !this.joined) this.sendName();
   }
 
   /** @private */
@@ -233,7 +268,10 @@ export class CallSession extends EventTarget {
     const roster = this.client.roster;
     const selfId = this.client.id;
     const seen = new Map(roster.map((entry) => [entry.id, entry.name]));
-    if (this.baseline && performance.now() >= this.quietUntil) this.announce(this.known, seen);
+    if (this.baseline && performance.now() >= this.quietUntil) {
+      this.announce(this.known, seen);
+      this.announceRenames(this.known, seen);
+    }
     this.known = seen;
     this.baseline = true;
     if (!this.wantCall && seen.has(selfId)) {
@@ -277,6 +315,22 @@ export class CallSession extends EventTarget {
     }
   }
 
+  /**
+   * Tell who took another name: the same id with a new name (someone could otherwise become
+   * "Alice" unnoticed).
+   * @private
+   * @param {Map<string, string>} before id → name
+   * @param {Map<string, string>} after id → name
+   */
+  announceRenames(before, after) {
+    for (const [id, name] of after) {
+      const previous = before.get(id);
+      if (previous !== undefined && previous !== name && !this.ownIds.has(id)) {
+        emit(this, Events.PARTICIPANT_RENAMED, { id, name, previous });
+      }
+    }
+  }
+
   /** @private */
   emitParticipants() {
     const selfId = this.client.id;
@@ -302,8 +356,8 @@ export class CallSession extends EventTarget {
    */
   serverError(error) {
     if (BENIGN_ERRORS.has(error.code)) return;
-    if (error.code === "bad-name" && this.callState === "connecting") {
-      this.abort("bad-name", { message: error.message });
+    if (NAME_ERRORS.has(error.code) && this.callState === "connecting") {
+      this.abort(error.code, { message: error.message });
       return;
     }
     emit(this, Events.CALL_ERROR, { code: error.code, message: error.message });

@@ -8,6 +8,7 @@
 import { EmojiPicker } from "./emoji-picker.js";
 import { Events, emit } from "./events.js";
 import { insertMention, matchPeople, mentionAt, mentionedIds, splitMentions } from "./mentions.js";
+import { idTag } from "./names.js";
 import { initials } from "./roster.js";
 
 /** @typedef {import("./mentions.js").Person} Person */
@@ -199,7 +200,7 @@ export class ChatPanel extends EventTarget {
     const time = /** @type {HTMLTimeElement} */ (element("time", "chat-time", TIME.format(ts)));
     time.dateTime = new Date(ts).toISOString();
     time.title = FULL_TIME.format(ts);
-    meta.append(element("span", "chat-name", name), time);
+    meta.append(element("span", "chat-name", name), element("span", "chat-tag", idTag(message.from)), time);
     if (mentionsMe) meta.append(element("span", "chat-chip", this.i18n.t("chatMentionsYou")));
     const body = element("p", "chat-text");
     const people = mentions.flatMap((id) => (this.names.has(id) ? [{ id, name: this.names.get(id) || "" }] : []));
@@ -224,6 +225,19 @@ export class ChatPanel extends EventTarget {
       this.renderUnread();
     }
     return { own, mentionsMe };
+  }
+
+  /**
+   * A line from the page itself among the messages (someone took another name).
+   * @param {string} text
+   */
+  notice(text) {
+    const follow = this.nearEnd();
+    this.log.append(element("p", "chat-notice", text));
+    while (this.log.childElementCount > MAX_HISTORY) this.log.firstElementChild?.remove();
+    this.empty.hidden = true;
+    if (follow) this.scrollToEnd();
+    else this.newButton.hidden = false;
   }
 
   /** Whether someone would notice a new message: the chat is open, on screen, in a visible page. */

@@ -4,6 +4,10 @@
  * button, inline messages, and the reconnecting banner.
  */
 import { Events, emit } from "./events.js";
+import { cleanName } from "./names.js";
+
+/** The page's name rule lives in names.js (it mirrors the server's); kept importable from here. */
+export { cleanName };
 
 /** @typedef {import("./call.js").CallState} CallState */
 
@@ -16,18 +20,6 @@ const TITLES = Object.freeze({
 const LEADS = Object.freeze({
   idle: "leadIdle", connecting: "leadConnecting", live: "leadLive", reconnecting: "leadReconnecting",
 });
-const MAX_NAME = 32;
-
-/**
- * The name as the server will see it, or "" when it would be refused.
- * @param {string} raw
- */
-export function cleanName(raw) {
-  const name = raw.trim();
-  // eslint-disable-next-line no-control-regex
-  if (!name || name.length > MAX_NAME || /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(name)) return "";
-  return name;
-}
 
 export class CallControls extends EventTarget {
   /** @param {import("./i18n.js").I18n} i18n */

@@ -43,7 +43,8 @@ export const Events = Object.freeze({
   // PeerMesh (js/mesh.js)
   /** detail: {id, stream} — remote audio from one participant */
   PEER_TRACK: "mesh:track",
-  /** detail: {id, state} — an RTCPeerConnection's connectionState */
+  /** detail: {id, state} — an RTCPeerConnection's connectionState, or "restarting", "rebuilding",
+   *  or "broken" (the peer's offers cannot be applied; js/mesh.js gave up rebuilding for it) */
   PEER_STATE: "mesh:state",
   /** detail: {id} — the link to one participant is closed */
   PEER_CLOSED: "mesh:closed",
@@ -63,6 +64,8 @@ export const Events = Object.freeze({
   PARTICIPANT_JOINED: "call:participant-joined",
   /** detail: Participant */
   PARTICIPANT_LEFT: "call:participant-left",
+  /** detail: {id, name, previous} — a participant took another name */
+  PARTICIPANT_RENAMED: "call:participant-renamed",
   /** detail: {stream: MediaStream | null} */
   LOCAL_STREAM: "call:local-stream",
   /** detail: {muted} */

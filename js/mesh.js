@@ -24,6 +24,15 @@ const DISCONNECTED_GRACE_MS = 4000;
 const MAX_ICE_RESTARTS = 3;
 
 /**
+ * After this many offers from one peer that could not be applied (since its link was last
+ * connected), the peer's connection counts as broken: no more rebuilds for it, until it connects.
+ */
+const MAX_BAD_OFFERS = 3;
+
+/** A rebuild for a bad offer waits this long times 2^(bad offers so far - 1); the first is at once. */
+const REBUILD_BACKOFF_MS = 1000;
+
+/**
  * True when some ICE server is a TURN relay, so relay-only (privacy) mode can work at all.
  * @param {IceServer[]} servers
  */
@@ -64,8 +73,9 @@ class PeerLink {
     this.closed = false;
     /** @type {RTCIceCandidateInit[]} candidates that came before the remote description */
     this.pendingCandidates = [];
-    /** Incoming signals are handled one at a time, in order. */
-    this.queue = Promise.resolve();
+    /** @type {(DescriptionMessage | IceMessage)[]} incoming signals, handled one at a time, in order */
+    this.inbox = [];
+    this.draining = false;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.graceTimer = undefined;
     /** @type {RTCPeerConnectionState} */
@@ -74,6 +84,10 @@ class PeerLink {
     this.restarts = 0;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.disconnectTimer = undefined;
+    /** A remote description was applied: this connection has state that a new offer may clash with. */
+    this.applied = false;
+    /** @type {string | undefined} the offer this link was made for, by a rebuild */
+    this.forOffer = undefined;
 
     const pc = this.pc;
     pc.onnegotiationneeded = () => this.negotiate();
@@ -89,7 +103,8 @@ class PeerLink {
     pc.onconnectionstatechange = () => {
       if (this.closed) return;
       this.state = pc.connectionState;
-      emit(mesh, Events.PEER_STATE, { id, state: this.state });
+      if (this.state === "connected") mesh.troubles.delete(id);
+      emit(mesh, Events.PEER_STATE, { id, state: mesh.isBroken(id) ? "broken" : this.state });
       this.recover();
     };
   }
@@ -162,9 +177,22 @@ class PeerLink {
 
   /** @param {DescriptionMessage | IceMessage} message */
   handle(message) {
-    this.queue = this.queue.then(() => (message.type === "ice"
-      ? this.addCandidate(message.candidate)
-      : this.setRemote({ type: message.type, sdp: message.sdp })));
+    this.inbox.push(message);
+    this.drain();
+  }
+
+  /** @private */
+  async drain() {
+    if (this.draining) return;
+    this.draining = true;
+    while (this.inbox.length && !this.closed) {
+      const message = /** @type {DescriptionMessage | IceMessage} */ (this.inbox.shift());
+      // A call on a connection that gets closed meanwhile may never settle: close() hands the
+      // messages still waiting to the next link instead.
+      await (message.type === "ice" ? this.addCandidate(message.candidate)
+        : this.setRemote({ type: message.type, sdp: message.sdp }));
+    }
+    this.draining = false;
   }
 
   /**
@@ -182,6 +210,7 @@ class PeerLink {
       this.settingRemoteAnswer = description.type === "answer";
       await pc.setRemoteDescription(description);
       this.settingRemoteAnswer = false;
+      this.applied = true;
       if (description.type === "offer") {
         // The answerer's track rides in the answer: addTrack reuses the offered transceiver.
         this.addLocalTrack();
@@ -193,9 +222,7 @@ class PeerLink {
     } catch (error) {
       this.settingRemoteAnswer = false;
       this.mesh.warn(this.id, `could not apply the ${description.type}`, error);
-      // An offer this connection cannot take (the other side rebuilt its connection, with a new
-      // certificate) is given to a fresh connection instead.
-      if (description.type === "offer" && !this.closed) this.mesh.rebuild(this.id, description);
+      if (description.type === "offer" && !this.closed) this.mesh.badOffer(this, description);
     }
   }
 
@@ -223,14 +250,16 @@ class PeerLink {
     for (const candidate of pending) await this.addCandidate(candidate);
   }
 
+  /** @returns {(DescriptionMessage | IceMessage)[]} the signals that were still waiting */
   close() {
-    if (this.closed) return;
+    if (this.closed) return [];
     this.closed = true;
     clearTimeout(this.graceTimer);
     clearTimeout(this.disconnectTimer);
     const pc = this.pc;
     pc.onnegotiationneeded = pc.onicecandidate = pc.ontrack = pc.onconnectionstatechange = null;
     pc.close();
+    return this.inbox.splice(0);
   }
 }
 
@@ -248,6 +277,11 @@ export class PeerMesh extends EventTarget {
     this.stream = null;
     /** @type {Map<string, PeerLink>} */
     this.links = new Map();
+    /**
+     * Per peer, the offers of it that could not be applied since its link was last connected.
+     * @type {Map<string, {badOffers: number, timer?: ReturnType<typeof setTimeout>}>}
+     */
+    this.troubles = new Map();
     /** Privacy mode: send everything through the TURN relay, so peers never learn our address. */
     this.relayOnly = false;
   }
@@ -293,15 +327,18 @@ export class PeerMesh extends EventTarget {
     if (link) link.handle(message);
   }
 
-  /** A new RTCPeerConnection; if the ICE servers are refused, one without them still works on a LAN. */
+  /**
+   * A new RTCPeerConnection. If the ICE servers are refused, one without them still works on a
+   * LAN; but privacy mode fails closed: relay-only always, and with no relay, no connection at all.
+   */
   createConnection() {
     /** @type {RTCIceTransportPolicy} */
-    const iceTransportPolicy = this.relayOnly && hasTurnServer(this.iceServers) ? "relay" : "all";
+    const iceTransportPolicy = this.relayOnly ? "relay" : "all";
     try {
       return new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle", iceTransportPolicy });
     } catch (error) {
       this.warn("-", "ICE servers refused, going on without them", error);
-      return new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+      return new RTCPeerConnection({ bundlePolicy: "max-bundle", iceTransportPolicy });
     }
   }
 
@@ -316,6 +353,42 @@ export class PeerMesh extends EventTarget {
   }
 
   /**
+   * An offer that a link could not apply. If the link had a remote description, the other side
+   * may have rebuilt its connection (a new certificate): a fresh connection gets the offer, at
+   * most once per offer, with backoff. A fresh connection that cannot take it either, or a link
+   * that never had one, has nothing to rebuild. After MAX_BAD_OFFERS the peer's connection is
+   * broken: its row says so, and nothing is rebuilt for it until a link to it connects.
+   * @param {PeerLink} link
+   * @param {RTCSessionDescriptionInit} offer
+   */
+  badOffer(link, offer) {
+    if (link.forOffer === offer.sdp) return;
+    const trouble = this.troubles.get(link.id) || { badOffers: 0 };
+    this.troubles.set(link.id, trouble);
+    trouble.badOffers += 1;
+    if (this.isBroken(link.id)) {
+      clearTimeout(trouble.timer);
+      trouble.timer = undefined;
+      emit(this, Events.PEER_STATE, { id: link.id, state: "broken" });
+      return;
+    }
+    if (!link.applied || trouble.timer !== undefined) return;
+    const delay = trouble.badOffers > 1 ? REBUILD_BACKOFF_MS * 2 ** (trouble.badOffers - 2) : 0;
+    trouble.timer = setTimeout(() => {
+      trouble.timer = undefined;
+      if (this.links.get(link.id) === link) this.rebuild(link.id, offer);
+    }, delay);
+  }
+
+  /**
+   * True when a peer sent too many offers that could not be applied (see badOffer).
+   * @param {string} id
+   */
+  isBroken(id) {
+    return (this.troubles.get(id)?.badOffers || 0) >= MAX_BAD_OFFERS;
+  }
+
+  /**
    * Replace one link with a fresh RTCPeerConnection (new ICE, new DTLS) and negotiate again.
    * With `offer`, the other side already rebuilt: the fresh connection answers that offer.
    * @param {string} id
@@ -324,16 +397,24 @@ export class PeerMesh extends EventTarget {
   rebuild(id, offer) {
     const old = this.links.get(id);
     if (!old || !this.stream) return;
-    old.close();
+    const waiting = old.close();
     const link = new PeerLink(this, id, old.polite);
     this.links.set(id, link);
-    emit(this, Events.PEER_STATE, { id, state: "rebuilding" });
-    if (offer && offer.sdp) link.handle({ type: "offer", from: id, to: this.selfId, sdp: offer.sdp });
-    else link.call();
+    emit(this, Events.PEER_STATE, { id, state: this.isBroken(id) ? "broken" : "rebuilding" });
+    if (offer && offer.sdp) {
+      // What came after that offer belongs to the new connection too.
+      link.forOffer = offer.sdp;
+      link.handle({ type: "offer", from: id, to: this.selfId, sdp: offer.sdp });
+      for (const message of waiting) link.handle(message);
+    } else {
+      link.call();
+    }
   }
 
   /** @param {string} id */
   remove(id) {
+    clearTimeout(this.troubles.get(id)?.timer);
+    this.troubles.delete(id);
     const link = this.links.get(id);
     if (!link) return;
     link.close();

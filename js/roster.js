@@ -4,6 +4,7 @@
  * link's state, and per-peer Mute and Volume (local only; app.js applies them to the audio).
  */
 import { Events, emit } from "./events.js";
+import { idTag } from "./names.js";
 
 /** @typedef {import("./call.js").Participant} Participant */
 
@@ -27,7 +28,7 @@ const HUES = Object.freeze([252, 195, 330, 160, 280, 25, 220, 45, 300, 175]);
 const STATE_KEYS = Object.freeze({
   new: "peerConnecting", connecting: "peerConnecting", connected: "peerConnected",
   disconnected: "peerReconnecting", failed: "peerFailed", closed: "",
-  restarting: "peerReconnecting", rebuilding: "peerReconnecting",
+  restarting: "peerReconnecting", rebuilding: "peerReconnecting", broken: "peerBroken",
 });
 
 /** The badge next to a verification code, by status (js/verify.js); none while unverified. */
@@ -49,6 +50,7 @@ class Entry {
     this.initials = find(".initials");
     this.nameText = find(".name-text");
     this.youTag = find(".you-tag");
+    this.idTag = find(".id-tag");
     this.stateText = find(".participant-state");
     this.selfMuted = find(".self-muted");
     this.controls = find(".peer-controls");
@@ -263,6 +265,7 @@ export class Roster extends EventTarget {
     entry.element.classList.toggle("speaking", this.speaking.has(entry.self ? SELF : entry.id));
     entry.initials.textContent = initials(entry.name);
     entry.nameText.textContent = entry.name;
+    entry.idTag.textContent = idTag(entry.id);
     // Its own element, so that a long name is cut short and "(you)" still shows.
     entry.youTag.textContent = entry.self ? ` ${t("you")}` : "";
     entry.youTag.hidden = !entry.self;

@@ -5,6 +5,7 @@
  * it and it takes no seat in the call. No DOM here: the UI plays the stream it emits.
  */
 import { Events, emit } from "./events.js";
+import { hasTurnServer } from "./mesh.js";
 
 /** @typedef {import("./signaling.js").SignalingClient} SignalingClient */
 /** @typedef {import("./signaling.js").IceServer} IceServer */
@@ -55,7 +56,7 @@ export class SoundCheck extends EventTarget {
     client.addEventListener(Events.ECHO_STOP, () => this.finish());
     client.addEventListener(Events.SERVER_ERROR, (event) => {
       const { code } = /** @type {CustomEvent} */ (event).detail;
-      if (this.state !== "idle" && (code === "unavailable" || code === "bad-message")) this.finish(code);
+      if (this.state !== "idle" && ["unavailable", "bad-message", "rate-limited"].includes(code)) this.finish(code);
     });
     client.addEventListener(Events.SOCKET_STATE, () => {
       if (this.state === "running" && this.client.state !== "open") this.finish("connection");
@@ -65,18 +66,30 @@ export class SoundCheck extends EventTarget {
   /**
    * Ask for the microphone and start the echo.
    * @param {() => IceServer[]} iceServers read once the socket is open (they come with hello)
+   * @param {() => boolean} [relayOnly] privacy mode: the echo too goes through the TURN relay only,
+   *   and without one there is no sound check ("privacy")
    */
-  async start(iceServers) {
+  async start(iceServers, relayOnly = () => false) {
     if (this.state !== "idle") return;
     this.setState("starting");
     try {
       if (!this.mediaDevices || !(await this.opened(5000))) throw new Error("connection");
+      const servers = iceServers();
+      const relay = relayOnly();
+      if (relay && !hasTurnServer(servers)) {
+        this.finish("privacy");
+        return;
+      }
       this.stream = await this.mediaDevices.getUserMedia({ audio: { echoCancellation: true } });
       if (this.state !== "starting") {
         this.release();
         return;
       }
-      const pc = new RTCPeerConnection({ iceServers: iceServers() });
+      const pc = this.connection(servers, relay);
+      if (!pc) {
+        this.finish("privacy");
+        return;
+      }
       this.pc = pc;
       for (const track of this.stream.getAudioTracks()) pc.addTrack(track, this.stream);
       pc.ontrack = ({ streams, track }) => {
@@ -89,6 +102,22 @@ export class SoundCheck extends EventTarget {
     } catch (error) {
       const name = error instanceof Error || error instanceof DOMException ? error.name : "";
       this.finish(name === "NotAllowedError" ? "mic-denied" : "failed");
+    }
+  }
+
+  /**
+   * The echo's RTCPeerConnection; in privacy mode relay-only, and null if the browser refuses
+   * the relay (never a direct connection instead).
+   * @private
+   * @param {IceServer[]} iceServers
+   * @param {boolean} relay
+   */
+  connection(iceServers, relay) {
+    try {
+      return new RTCPeerConnection({ iceServers, iceTransportPolicy: relay ? "relay" : "all" });
+    } catch (error) {
+      if (relay) return null;
+      throw error;
     }
   }
 

@@ -6,6 +6,10 @@ from typing import Any
 
 from core import Room
 
+# The least that passes the room's SDP check (core.checked_sdp); tests/fixtures/sdp/ has real ones.
+SDP = ("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+       "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\n")
+
 
 class FakePeer:
     """Records what the room sends to it and how it was closed."""

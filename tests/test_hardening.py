@@ -11,6 +11,7 @@ import pytest
 from aiohttp import WSMsgType
 
 from conftest import wait_for
+from fakes import SDP
 from test_server import Api, auth, closed_with, until_type  # noqa: F401  (fixtures below reuse them)
 from test_server import make_api  # noqa: F401
 
@@ -35,7 +36,7 @@ async def test_drop_keeps_the_seat_and_resume_takes_it_back(make_api: Any) -> No
     assert back.protocol == "secret-call.v1"
     roster = await until_type(b, "roster")
     assert roster["roster"][0]["reconnecting"] is False
-    await b.send_json({"type": "offer", "to": hello["id"], "sdp": "v=0"})
+    await b.send_json({"type": "offer", "to": hello["id"], "sdp": SDP})
     assert (await until_type(back, "offer"))["from"] == b_id
 
 

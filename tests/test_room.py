@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core import CLOSE_POLICY, Room, RateLimit, clean_name, UserError
-from fakes import FakeClock, FakePeer, connect
+from core import CLOSE_POLICY, MAX_JSON_DEPTH, Room, RateLimit, clean_name, decode_json, UserError
+from fakes import SDP, FakeClock, FakePeer, connect
 
 
 def send(room: Room, member_id: str, message: Any) -> None:
@@ -103,7 +104,7 @@ def test_room_disconnect_leaves_at_once_and_rebroadcasts() -> None:
     assert len(room.members) == 1
 
 
-@pytest.mark.parametrize("kind,payload", [("offer", {"sdp": "v=0"}), ("answer", {"sdp": "v=0"}),
+@pytest.mark.parametrize("kind,payload", [("offer", {"sdp": SDP}), ("answer", {"sdp": SDP}),
                                           ("ice", {"candidate": {"candidate": "candidate:1 1 udp 1 1.2.3.4 5 typ host",
                                                                  "sdpMid": "0", "sdpMLineIndex": 0}}),
                                           ("ice", {"candidate": None})])
@@ -128,10 +129,10 @@ def test_room_lobby_never_sends_or_receives_offers() -> None:
     room = Room(3)
     a, peer_a = joined(room, "A")
     lobby_id, lobby = connect(room)
-    send(room, lobby_id, {"type": "offer", "to": a, "sdp": "v=0"})
+    send(room, lobby_id, {"type": "offer", "to": a, "sdp": SDP})
     assert lobby.last["code"] == "not-joined"
     assert not peer_a.of_type("offer")
-    send(room, a, {"type": "offer", "to": lobby_id, "sdp": "v=0"})
+    send(room, a, {"type": "offer", "to": lobby_id, "sdp": SDP})
     assert peer_a.last["code"] == "unknown-peer"
     assert not lobby.of_type("offer")
 
@@ -146,7 +147,7 @@ def test_room_lobby_never_sends_or_receives_offers() -> None:
     ('{"type": "dance"}', "unknown-type"),
     ('{"type": "offer", "to": 5, "sdp": "x"}', "bad-message"),
     ('{"type": "offer", "to": "nobody", "sdp": 5}', "bad-message"),
-    ('{"type": "offer", "to": "nobody", "sdp": "x"}', "unknown-peer"),
+    (json.dumps({"type": "offer", "to": "nobody", "sdp": SDP}), "unknown-peer"),
     ('{"type": "ice", "to": "nobody"}', "bad-message"),
     ('{"type": "ice", "to": "nobody", "candidate": "str"}', "bad-message"),
     ('{"type": "ice", "to": "nobody", "candidate": {"candidate": "c", "sdpMLineIndex": "0"}}', "bad-message"),
@@ -202,7 +203,7 @@ def test_room_rate_limit_lets_a_join_into_a_full_call_through() -> None:
     others = [joined(room, f"P{i}") for i in range(11)]
     newcomer, peer = joined(room, "New")
     for other_id, _ in others:
-        send(room, newcomer, {"type": "offer", "to": other_id, "sdp": "v=0"})
+        send(room, newcomer, {"type": "offer", "to": other_id, "sdp": SDP})
         for n in range(15):
             send(room, newcomer, {"type": "ice", "to": other_id, "candidate": {"candidate": f"c{n}"}})
         send(room, newcomer, {"type": "ice", "to": other_id, "candidate": None})
@@ -264,7 +265,7 @@ def test_room_drop_keeps_the_seat_and_shows_reconnecting() -> None:
                                      {"id": b, "name": "B", "reconnecting": False}]
     c, peer_c = joined(room, "C")
     assert peer_c.last == {"type": "full", "capacity": 2}
-    send(room, b, {"type": "offer", "to": a, "sdp": "v=0"})
+    send(room, b, {"type": "offer", "to": a, "sdp": SDP})
     assert peer_b.last["type"] == "roster"
 
 
@@ -287,7 +288,7 @@ def test_room_resume_within_grace_takes_back_id_and_seat() -> None:
     assert room.connect(new_peer, (a, secret)) == a
     assert new_peer.sent[0]["resumed"] is True and new_peer.sent[0]["id"] == a
     assert peer_b.last["roster"][0] == {"id": a, "name": "A", "reconnecting": False}
-    send(room, b, {"type": "offer", "to": a, "sdp": "v=0"})
+    send(room, b, {"type": "offer", "to": a, "sdp": SDP})
     assert new_peer.last["type"] == "offer"
 
 
@@ -348,3 +349,142 @@ def test_room_relays_verify_steps_and_refuses_bad_ones() -> None:
                       ({"step": "reveal", "value": "x" * 129}, "too-long")):
         send(room, a, {"type": "verify", "to": b, **bad})
         assert peer_a.last["code"] == code
+
+
+# -- what the room refuses to pass on ---------------------------------------------------------
+
+SDP_FIXTURES = sorted((Path(__file__).parent / "fixtures" / "sdp").glob("*.sdp"))
+
+
+def test_room_sdp_fixtures_cover_every_agent_both_ways() -> None:
+    assert {path.stem for path in SDP_FIXTURES} == {f"{agent}-{kind}" for agent in ("chromium", "firefox", "aiortc")
+                                                    for kind in ("offer", "answer")}
+
+
+@pytest.mark.parametrize("path", SDP_FIXTURES, ids=lambda path: path.stem)
+def test_room_real_sdp_from_browsers_and_aiortc_passes(path: Path) -> None:
+    sdp = path.read_bytes().decode()
+    room = Room(2)
+    a, _ = joined(room, "A")
+    b, peer_b = joined(room, "B")
+    kind = path.stem.split("-")[1]
+    send(room, a, {"type": kind, "to": b, "sdp": sdp})
+    assert peer_b.last == {"type": kind, "from": a, "to": b, "sdp": sdp}
+    trickled = "".join(line for line in sdp.splitlines(keepends=True) if not line.startswith("a=candidate"))
+    send(room, a, {"type": kind, "to": b, "sdp": trickled})
+    assert peer_b.last["sdp"] == trickled
+
+
+@pytest.mark.parametrize("sdp", [
+    "v=0\r\nx", "v=0", "", "x", " v=0\r\nm=audio 9 RTP 0\r\na=fingerprint:sha-256 AB\r\n",
+    "v=00\r\nm=audio 9 RTP 0\r\na=fingerprint:sha-256 AB\r\n", "v=0\r\na=fingerprint:sha-256 AB\r\n",
+    "v=0\r\nm=audio 9 RTP 0\r\n", "v=0\r\nx m=audio\r\nx a=fingerprint:sha-256 AB\r\n",
+    "m=audio 9 RTP 0\r\nv=0\r\na=fingerprint:sha-256 AB\r\n",
+])
+@pytest.mark.parametrize("kind", ["offer", "answer", "echo"])
+def test_room_sdp_that_is_no_session_description_reaches_nobody(sdp: str, kind: str) -> None:
+    echo = FakeEcho()
+    room = Room(2, echo=echo)
+    a, peer_a = joined(room, "A")
+    b, peer_b = joined(room, "B")
+    before = list(peer_b.sent)
+    send(room, a, {"type": kind, "to": b, "sdp": sdp})
+    assert peer_a.last["type"] == "error" and peer_a.last["code"] == "bad-message"
+    assert "fingerprint" in peer_a.last["message"]
+    assert peer_b.sent == before and echo.offers == []
+
+
+def decodable_depth() -> int:
+    """The deepest nesting the room's JSON decoder still decodes (close to the recursion limit)."""
+    low, high = 1, 100_000
+    while low < high:
+        middle = (low + high + 1) // 2
+        try:
+            decode_json("[" * middle + "]" * middle)
+            low = middle
+        except RecursionError:
+            high = middle - 1
+    return low
+
+
+@pytest.mark.parametrize("depth", ["limit", "limit-10", 9, 100])
+@pytest.mark.parametrize("escaped", [True, False])
+def test_room_json_nested_near_the_decoder_limit_is_bad_json_not_a_traceback(depth: Any, escaped: bool) -> None:
+    levels = {"limit": decodable_depth() - 1, "limit-10": decodable_depth() - 11}.get(depth, depth)
+    room = Room(2)
+    a, peer_a = joined(room, "A")
+    b, peer_b = joined(room, "B")
+    leaf = '"caf\\u00e9"' if escaped else '"cafe"'
+    send(room, a, '{"type":"chat","text":"hi","x":' + "[" * levels + leaf + "]" * levels + "}")
+    assert peer_a.last["type"] == "error" and peer_a.last["code"] == "bad-json"
+    assert not peer_b.of_type("chat")
+    send(room, a, {"type": "chat", "text": "still here"})
+    assert peer_b.last["text"] == "still here"
+
+
+def test_room_json_nested_as_deep_as_a_message_may_is_fine() -> None:
+    room = Room(2)
+    a, peer_a = joined(room, "A")
+    send(room, a, '{"type":"chat","text":"caf\\u00e9","x":' + "[" * (MAX_JSON_DEPTH - 1) + "1" +
+         "]" * (MAX_JSON_DEPTH - 1) + "}")
+    assert peer_a.last["type"] == "chat" and peer_a.last["text"] == "café"
+
+
+# -- the sound check's pace ---------------------------------------------------------------------
+
+class FakeEcho:
+    """Records the sound-check offers the room lets through, with the client's address."""
+
+    def __init__(self) -> None:
+        self.offers: list[tuple[str, str | None]] = []
+
+    def offer(self, member_id: str, sdp: str, reply: Any, *, address: str | None = None) -> None:
+        self.offers.append((member_id, address))
+
+    def stop(self, member_id: str) -> None:
+        pass
+
+
+def echo_room(interval: float = 1.0) -> tuple[Room, FakeEcho, FakeClock]:
+    clock, echo = FakeClock(), FakeEcho()
+    return Room(2, clock=clock, echo=echo, echo_interval=interval), echo, clock
+
+
+def test_room_sound_check_starts_once_a_second_per_socket() -> None:
+    room, echo, clock = echo_room()
+    peer = FakePeer()
+    member_id = room.connect(peer, address="203.0.113.5")
+    for _ in range(3):
+        send(room, member_id, {"type": "echo", "sdp": SDP})
+    assert echo.offers == [(member_id, "203.0.113.5")]
+    assert [m["code"] for m in peer.of_type("error")] == ["rate-limited"] * 2
+    clock.advance(0.99)
+    send(room, member_id, {"type": "echo", "sdp": SDP})
+    assert len(echo.offers) == 1
+    clock.advance(0.02)
+    send(room, member_id, {"type": "echo", "sdp": SDP})
+    assert len(echo.offers) == 2
+
+
+def test_room_sound_check_starts_once_a_second_per_address() -> None:
+    room, echo, clock = echo_room()
+    ids = [room.connect(FakePeer(), address=address) for address in ("198.51.100.7", "198.51.100.7", "192.0.2.8")]
+    for member_id in ids:
+        send(room, member_id, {"type": "echo", "sdp": SDP})
+    assert [member_id for member_id, _ in echo.offers] == [ids[0], ids[2]]
+    assert room.members[ids[1]].peer.last["code"] == "rate-limited"  # type: ignore[union-attr]
+    clock.advance(1.0)
+    send(room, ids[1], {"type": "echo", "sdp": SDP})
+    assert echo.offers[-1] == (ids[1], "198.51.100.7")
+
+
+def test_room_sound_check_pace_zero_turns_it_off_and_resume_updates_the_address() -> None:
+    room, echo, _ = echo_room(interval=0)
+    member_id = room.connect(FakePeer(), address="192.0.2.1")
+    for _ in range(5):
+        send(room, member_id, {"type": "echo", "sdp": SDP})
+    assert len(echo.offers) == 5
+    secret = room.members[member_id].secret
+    assert room.connect(FakePeer(), (member_id, secret), address="192.0.2.99") == member_id
+    send(room, member_id, {"type": "echo", "sdp": SDP})
+    assert echo.offers[-1] == (member_id, "192.0.2.99")

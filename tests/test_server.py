@@ -16,6 +16,7 @@ from aiohttp import WSMsgType
 from config import Config
 from conftest import BROWSER_UA, TOKEN, wait_for
 from core import MAX_FRAME, STATE, create_app
+from fakes import SDP
 
 def auth(token: str) -> str:
     return "auth." + base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
@@ -193,10 +194,10 @@ async def test_ws_full_call_flow(make_api: Any) -> None:
     await c.send_json({"type": "name", "name": "Carol"})
     assert await until_type(c, "full") == {"type": "full", "capacity": 2}
 
-    await b.send_json({"type": "offer", "to": a_id, "sdp": "v=0 offer", "from": "forged"})
-    assert await until_type(a, "offer") == {"type": "offer", "from": b_id, "to": a_id, "sdp": "v=0 offer"}
-    await a.send_json({"type": "answer", "to": b_id, "sdp": "v=0 answer"})
-    assert (await until_type(b, "answer"))["sdp"] == "v=0 answer"
+    await b.send_json({"type": "offer", "to": a_id, "sdp": SDP, "from": "forged"})
+    assert await until_type(a, "offer") == {"type": "offer", "from": b_id, "to": a_id, "sdp": SDP}
+    await a.send_json({"type": "answer", "to": b_id, "sdp": SDP + "a=x:answer\r\n"})
+    assert (await until_type(b, "answer"))["sdp"] == SDP + "a=x:answer\r\n"
     candidate = {"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host", "sdpMid": "0",
                  "sdpMLineIndex": 0}
     await a.send_json({"type": "ice", "to": b_id, "candidate": candidate})
@@ -234,7 +235,7 @@ async def test_ws_every_error_code_keeps_the_socket_open(api: Api, frame: str, c
 
 async def test_ws_joined_errors_unknown_peer_and_too_long(api: Api) -> None:
     a, _ = await api.joined("A")
-    await a.send_json({"type": "offer", "to": "deadbeef", "sdp": "s"})
+    await a.send_json({"type": "offer", "to": "deadbeef", "sdp": SDP})
     assert (await until_type(a, "error"))["code"] == "unknown-peer"
     await a.send_json({"type": "chat", "text": "y" * 2001})
     assert (await until_type(a, "error"))["code"] == "too-long"
@@ -429,7 +430,7 @@ async def test_logs_never_contain_token_sdp_candidates_or_chat(make_api: Any,
     b_id = (await b.receive_json())["id"]
     await b.send_json({"type": "name", "name": "B"})
     await until_type(b, "roster")
-    await a.send_json({"type": "offer", "to": b_id, "sdp": "v=0 SDP-MARKER-123"})
+    await a.send_json({"type": "offer", "to": b_id, "sdp": SDP + "a=x:SDP-MARKER-123\r\n"})
     await a.send_json({"type": "ice", "to": b_id, "candidate": {"candidate": "CANDIDATE-MARKER 10.1.2.3"}})
     await a.send_json({"type": "chat", "text": "CHAT-MARKER hello"})
     await until_type(b, "chat")
