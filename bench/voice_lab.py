@@ -74,6 +74,7 @@ class Capture:
     talker: tuple[list[dict[str, Any]], list[dict[str, Any]]]
     listener: tuple[list[dict[str, Any]], list[dict[str, Any]]]
     remote_sdp: str
+    local_sdp: str
     seconds: float
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -199,7 +200,7 @@ class Lab:
                                                listener.evaluate("() => voiceCapture.stop('heard')"))
             descriptions = await talker.evaluate("() => voiceCapture.descriptions()")
             return Capture(Recording.from_page(sent), Recording.from_page(heard), (before[0], after[0]),
-                           (before[1], after[1]), descriptions["remote"], elapsed)
+                           (before[1], after[1]), descriptions["remote"], descriptions["local"], elapsed)
         finally:
             for context in contexts:
                 with contextlib.suppress(Exception):
@@ -222,19 +223,24 @@ def _fmtp(section: str, payload_type: str) -> str:
     return match.group(1) if match else ""
 
 
-def send_codec(remote_sdp: str) -> tuple[str, str, str]:
-    """What a side sends, read from the remote description it applied: the first codec of its audio
-    m-line that it can send (libwebrtc's rule) — (name, its fmtp, Opus' fmtp).
+def _codec_names(section: str) -> dict[str, str]:
+    return {pt: name.lower() for pt, name in re.findall(r"a=rtpmap:(\d+) ([^/\s]+)/", section)}
+
+
+def send_codec(remote_sdp: str, local_sdp: str = "") -> tuple[str, str, str]:
+    """What a side sends, from the descriptions it applied: the first codec of the remote audio
+    m-line that the local description also has (libwebrtc's rule) — (name, its fmtp, Opus' fmtp).
 
     getStats cannot tell: Chromium's codec stats show opus even when RED wraps it.
     """
     section = _audio_section(remote_sdp)
-    names = dict(re.findall(r"a=rtpmap:(\d+) ([^/\s]+)/", section))
-    opus = next((pt for pt, name in names.items() if name.lower() == "opus"), "")
-    first = next((pt for pt in section.split("\n", 1)[0].split()[2:] if pt in names), "")
+    names = _codec_names(section)
+    local = set(_codec_names(_audio_section(local_sdp)).values()) if local_sdp else set(names.values())
+    opus = next((pt for pt, name in names.items() if name == "opus"), "")
+    first = next((pt for pt in section.split("\n", 1)[0].split()[2:] if names.get(pt) in local), "")
     if not first:
         return "?", "", ""
-    return names[first].lower(), _fmtp(section, first), _fmtp(section, opus) if opus else ""
+    return names[first], _fmtp(section, first), _fmtp(section, opus) if opus else ""
 
 
 @dataclass
@@ -259,7 +265,7 @@ def call_figures(capture: Capture) -> CallFigures:
     (t0, t1), (l0, l1) = capture.talker, capture.listener
     out0, out1 = _find(t0, "outbound-rtp"), _find(t1, "outbound-rtp")
     in0, in1 = _find(l0, "inbound-rtp"), _find(l1, "inbound-rtp")
-    name, fmtp, opus = send_codec(capture.remote_sdp)
+    name, fmtp, opus = send_codec(capture.remote_sdp, capture.local_sdp)
     red = name == "red"
     line = f"red {fmtp} + opus {opus}" if red else f"{name} {fmtp}".strip()
 

@@ -43,13 +43,26 @@ export function orderCodecs(codecs, tuning = VOICE_TUNING) {
     .map(({ codec }) => codec);
 }
 
+/** Connections whose senders are re-tuned after every negotiation. */
+const watched = new WeakSet();
+
 /**
- * Set the codec preferences of every audio transceiver that can still take them. Call it right
- * after addTrack (the offerer) or after applying the remote offer (the answerer).
+ * Set the codec preferences of every audio transceiver that can still take them, and the senders'
+ * priority (again after each negotiation, which may reset it). Call it right after addTrack (the
+ * offerer) or after applying the remote offer (the answerer).
  * @param {RTCPeerConnection} pc
  * @param {VoiceTuning} tuning
  */
 export function tuneConnection(pc, tuning = VOICE_TUNING) {
+  if (!watched.has(pc)) {
+    watched.add(pc);
+    pc.addEventListener("signalingstatechange", () => {
+      if (pc.signalingState !== "stable") return;
+      for (const transceiver of pc.getTransceivers()) {
+        if (!transceiver.stopped && transceiver.sender.track) tuneSender(transceiver.sender, tuning);
+      }
+    });
+  }
   const capabilities = typeof RTCRtpReceiver.getCapabilities === "function"
     ? RTCRtpReceiver.getCapabilities("audio") : null;
   for (const transceiver of pc.getTransceivers()) {
@@ -74,6 +87,9 @@ export function tuneSender(sender, tuning = VOICE_TUNING) {
   if (!tuning.priority || typeof sender.getParameters !== "function") return;
   const parameters = sender.getParameters();
   if (!parameters.encodings || !parameters.encodings.length) return;
+  const tuned = parameters.encodings.every((encoding) => encoding.priority === tuning.priority
+    && encoding.networkPriority === tuning.priority);
+  if (tuned) return;
   for (const encoding of parameters.encodings) {
     Object.assign(encoding, { priority: tuning.priority, networkPriority: tuning.priority });
   }
