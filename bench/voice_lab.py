@@ -16,7 +16,7 @@ import re
 import secrets
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -31,6 +31,17 @@ from bench.voice_pages import WWW, PageServer
 logger = logging.getLogger(__name__)
 
 TIMEOUT = 45.0
+FIREFOX = "/usr/bin/firefox-esr"
+# TOOLCHAIN.md: a fake microphone without prompts, ICE on loopback, a mock audio backend, no phoning home.
+FIREFOX_PREFS: dict[str, Any] = {
+    "media.navigator.streams.fake": True, "media.navigator.permission.disabled": True,
+    "permissions.default.microphone": 1, "media.peerconnection.ice.loopback": True,
+    "media.peerconnection.ice.obfuscate_host_addresses": False, "media.cubeb.force_mock_context": True,
+    "media.autoplay.default": 0, "app.update.enabled": False, "datareporting.policy.dataSubmissionEnabled": False,
+    "toolkit.telemetry.enabled": False, "browser.safebrowsing.malware.enabled": False,
+    "browser.safebrowsing.phishing.enabled": False, "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+}
 WORKLET = {"page": "pcm-capture-worklet.js", "project": "js/pcm-capture-worklet.js"}
 READY = "() => document.documentElement.dataset.ready === 'true'"
 HEARING = """async () => {
@@ -76,7 +87,13 @@ class Capture:
     remote_sdp: str
     local_sdp: str
     seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
+    recorded_for: float
+
+    @property
+    def realtime(self) -> float:
+        """Seconds of microphone audio the talker's page recorded per second of wall time (1.0 when
+        audio keeps up; far from it when other work starved the audio threads)."""
+        return self.sent.seconds / self.recorded_for if self.recorded_for else float("nan")
 
 
 class Lab:
@@ -187,6 +204,7 @@ class Lab:
             await listener.wait_for_function(HEARING, polling=50)
             await asyncio.sleep(warmup)
             worklet = WORKLET["project" if variant.project else "page"]
+            recording_from = time.monotonic()
             await talker.evaluate("(w) => voiceCapture.start('sent', voiceCapture.microphone(), w)", worklet)
             await listener.evaluate("(w) => voiceCapture.start('heard', voiceCapture.playing(), w)", worklet)
             before = await asyncio.gather(talker.evaluate("() => voiceCapture.stats()"),
@@ -198,13 +216,30 @@ class Lab:
             elapsed = time.monotonic() - started
             sent, heard = await asyncio.gather(talker.evaluate("() => voiceCapture.stop('sent')"),
                                                listener.evaluate("() => voiceCapture.stop('heard')"))
+            recorded_for = time.monotonic() - recording_from
             descriptions = await talker.evaluate("() => voiceCapture.descriptions()")
             return Capture(Recording.from_page(sent), Recording.from_page(heard), (before[0], after[0]),
-                           (before[1], after[1]), descriptions["remote"], descriptions["local"], elapsed)
+                           (before[1], after[1]), descriptions["remote"], descriptions["local"], elapsed,
+                           recorded_for)
         finally:
             for context in contexts:
                 with contextlib.suppress(Exception):
                     await context.close()
+
+
+async def firefox_audio_codecs() -> tuple[str, list[str]]:
+    """Firefox's version and the audio codecs it can receive (RTCRtpReceiver.getCapabilities)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.firefox.launch(channel="moz-firefox", executable_path=FIREFOX, headless=True,
+                                                  firefox_user_prefs=FIREFOX_PREFS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            codecs = await page.evaluate("() => RTCRtpReceiver.getCapabilities('audio').codecs.map((c) => c.mimeType)")
+            return browser.version, [str(codec) for codec in codecs]
+        finally:
+            await browser.close()
 
 
 # -- reading the stats ----------------------------------------------------------------------------------
@@ -254,10 +289,11 @@ class CallFigures:
     jitter_buffer_ms: float
     payload_kbps: float
     wire_kbps: float
+    packets_per_s: float
 
 
-SRTP_TAG = {"AES_CM_128_HMAC_SHA1_80": 10, "AES_CM_128_HMAC_SHA1_32": 4, "AEAD_AES_128_GCM": 16,
-            "AEAD_AES_256_GCM": 16}
+SRTP_TAG = {"SRTP_AES128_CM_HMAC_SHA1_80": 10, "SRTP_AES128_CM_HMAC_SHA1_32": 4, "SRTP_AEAD_AES_128_GCM": 16,
+            "SRTP_AEAD_AES_256_GCM": 16}
 UDP_IP_HEADERS = 28
 
 
@@ -286,4 +322,5 @@ def call_figures(capture: Capture) -> CallFigures:
         loss_seen=lost / (lost + received) if lost + received > 0 else float("nan"),
         concealed=delta(in0, in1, "concealedSamples") / samples if samples else float("nan"),
         jitter_buffer_ms=delta(in0, in1, "jitterBufferDelay") / emitted * 1000 if emitted else float("nan"),
-        payload_kbps=payload * 8 / seconds / 1000, wire_kbps=wire * 8 / seconds / 1000)
+        payload_kbps=payload * 8 / seconds / 1000, wire_kbps=wire * 8 / seconds / 1000,
+        packets_per_s=packets / seconds)

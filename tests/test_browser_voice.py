@@ -12,23 +12,11 @@ from typing import Any, AsyncIterator, Callable
 import pytest
 from playwright.async_api import Browser
 
-from bench.voice_lab import send_codec
+from bench.voice_lab import FIREFOX, FIREFOX_PREFS, send_codec
 from conftest import RunningServer, require_tool
 from test_browser_call import READY, Tab, hearing
 
 pytestmark = pytest.mark.browser
-
-FIREFOX = "/usr/bin/firefox-esr"
-# TOOLCHAIN.md: a fake microphone without prompts, ICE on loopback, a mock audio backend.
-FIREFOX_PREFS: dict[str, Any] = {
-    "media.navigator.streams.fake": True, "media.navigator.permission.disabled": True,
-    "permissions.default.microphone": 1, "media.peerconnection.ice.loopback": True,
-    "media.peerconnection.ice.obfuscate_host_addresses": False, "media.cubeb.force_mock_context": True,
-    "media.autoplay.default": 0, "app.update.enabled": False, "datareporting.policy.dataSubmissionEnabled": False,
-    "toolkit.telemetry.enabled": False, "browser.safebrowsing.malware.enabled": False,
-    "browser.safebrowsing.phishing.enabled": False, "network.captive-portal-service.enabled": False,
-    "network.connectivity-service.enabled": False,
-}
 
 # Notes every RTCPeerConnection that takes a remote description, so the test can read both descriptions.
 RECORD_CONNECTIONS = """
