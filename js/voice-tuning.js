@@ -16,6 +16,7 @@
  * @property {Record<string, number>} opus Opus fmtp parameters for our encoder
  * @property {number} ptime milliseconds of audio per packet, 0 for the browser's choice
  * @property {RTCPriorityType | ""} priority the sender's `priority` and `networkPriority`, "" leaves them
+ * @property {number} jitterBufferTarget the receiver's jitter-buffer target in ms, 0 for the browser's own
  */
 
 /** What the benchmark (bench/voice.py, BENCHMARKS.md) found best; each choice is measured there. */
@@ -25,6 +26,7 @@ export const VOICE_TUNING = Object.freeze({
   opus: Object.freeze({ useinbandfec: 1, stereo: 0, usedtx: 0 }),
   ptime: 0,
   priority: /** @type {RTCPriorityType} */ ("high"),
+  jitterBufferTarget: 0,
 });
 
 /**
@@ -75,6 +77,9 @@ export function tuneConnection(pc, tuning = VOICE_TUNING) {
       }
     }
     tuneSender(transceiver.sender, tuning);
+    if (tuning.jitterBufferTarget && "jitterBufferTarget" in transceiver.receiver) {
+      Object.assign(transceiver.receiver, { jitterBufferTarget: tuning.jitterBufferTarget });
+    }
   }
 }
 
@@ -175,7 +180,8 @@ export function tuneDescription(description, tuning = VOICE_TUNING) {
     if (line.startsWith("m=")) sections.push([]);
     sections[sections.length - 1].push(line);
   }
-  const tuned = sections.flatMap((section) => (section[0]?.startsWith("m=audio ") ? tuneSection(section, tuning) : section));
+  const tuned = sections.flatMap((section) => (section[0]?.startsWith("m=audio ")
+    ? tuneSection(section, tuning) : section));
   if (trailing !== undefined) tuned.push(trailing);
   return { type: description.type, sdp: tuned.join(eol) };
 }

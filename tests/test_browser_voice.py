@@ -224,7 +224,7 @@ PURE = """async ([chromium, firefox]) => {
   const voice = await import("/js/voice-tuning.js");
   const tuning = {...voice.VOICE_TUNING, redundancy: 2, opus: {useinbandfec: 1, stereo: 0, maxaveragebitrate: 28000},
                   ptime: 40};
-  const codecs = [{mimeType: "audio/opus"}, {mimeType: "audio/G722"}, {mimeType: "audio/red"}, {mimeType: "audio/PCMU"}];
+  const codecs = ["audio/opus", "audio/G722", "audio/red", "audio/PCMU"].map((mimeType) => ({mimeType}));
   return {
     chromium: voice.tuneDescription({type: "offer", sdp: chromium}, tuning),
     firefox: voice.tuneDescription({type: "answer", sdp: firefox}, tuning).sdp,

@@ -8,7 +8,10 @@
   const RATE = 16000;
   /** @type {AudioContext | null} */
   let context = null;
-  /** @type {Map<string, {node: AudioWorkletNode, source: MediaStreamAudioSourceNode, blocks: {first: number, samples: Float32Array}[]}>} */
+  /**
+   * @type {Map<string, {node: AudioWorkletNode, source: MediaStreamAudioSourceNode,
+   *   blocks: {first: number, samples: Float32Array}[], clock: number[][]}>}
+   */
   const recordings = new Map();
   /** @type {MediaStream | null} the stream getUserMedia gave this page last */
   let microphone = null;
@@ -51,7 +54,9 @@
   function toBase64(int16) {
     const bytes = new Uint8Array(int16.buffer);
     let text = "";
-    for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    }
     return btoa(text);
   }
 
@@ -79,7 +84,9 @@
     async start(name, stream, worklet) {
       const ctx = await ensureContext(worklet);
       const source = ctx.createMediaStreamSource(stream);
-      const node = new AudioWorkletNode(ctx, "pcm-capture", { numberOfInputs: 1, numberOfOutputs: 1, channelCount: 1, channelCountMode: "explicit" });
+      const node = new AudioWorkletNode(ctx, "pcm-capture", {
+        numberOfInputs: 1, numberOfOutputs: 1, channelCount: 1, channelCountMode: "explicit",
+      });
       const recording = { node, source, blocks: [], clock: [clockReading()] };
       node.port.onmessage = ({ data }) => {
         recording.blocks.push(data);
