@@ -1,4 +1,4 @@
-"""`python -m bench [storm relay setup_time startup mesh] [--quick] [--output FILE]`: run and report."""
+"""`python -m bench [storm relay setup_time startup mesh voice] [--quick] [--output FILE]`: run and report."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from bench.report import Section, write
 logger = logging.getLogger(__name__)
 
 # Report order; each name is a module of this package with TITLE and `async def run(Options) -> Section`.
-BENCHMARKS = ("storm", "relay", "setup_time", "startup", "mesh")
+BENCHMARKS = ("storm", "relay", "setup_time", "startup", "mesh", "voice")
 DEFAULT_OUTPUT = ROOT / "BENCHMARKS.md"
 
 

@@ -5,6 +5,7 @@
  * It never touches the DOM and never opens a socket: outgoing signals go to `send`.
  */
 import { Events, emit } from "./events.js";
+import { tuneConnection, tuneDescription } from "./voice-tuning.js";
 
 /** @typedef {import("./signaling.js").IceServer} IceServer */
 /** @typedef {import("./signaling.js").DescriptionMessage} DescriptionMessage */
@@ -146,6 +147,7 @@ class PeerLink {
     this.trackAdded = true;
     clearTimeout(this.graceTimer);
     for (const track of this.mesh.stream.getAudioTracks()) this.pc.addTrack(track, this.mesh.stream);
+    tuneConnection(this.pc);
   }
 
   /** The newcomer calls: adding the track fires negotiationneeded, which sends the offer. */
@@ -208,7 +210,7 @@ class PeerLink {
     if (this.ignoreOffer) return;
     try {
       this.settingRemoteAnswer = description.type === "answer";
-      await pc.setRemoteDescription(description);
+      await pc.setRemoteDescription(tuneDescription(description));
       this.settingRemoteAnswer = false;
       this.applied = true;
       if (description.type === "offer") {

@@ -14,6 +14,9 @@ command -v tcpdump >/dev/null 2>&1 || [ -x /usr/bin/tcpdump ] || need+=(tcpdump)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 command -v turnserver >/dev/null 2>&1 || [ -x /usr/bin/turnserver ] || need+=(coturn)
 command -v janus >/dev/null 2>&1 || [ -x /usr/bin/janus ] || need+=(janus)
+# The voice benchmark's speech (bench/voice_audio.py) and the compiler that builds the pesq package.
+[ -f /usr/share/sounds/alsa/Front_Center.wav ] || need+=(alsa-utils)
+command -v cc >/dev/null 2>&1 || need+=(gcc)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing system packages: ${need[*]}"
