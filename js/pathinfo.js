@@ -23,8 +23,10 @@ import { hasTurnServer } from "./mesh.js";
 const UNREACHABLE_AFTER_MS = 15000;
 
 /** Right after "connected", Chromium may not have filled in the selected pair yet: try again. */
-const READ_RETRIES = 5;
-const READ_RETRY_MS = 400;
+const READ_RETRY_MS = 500;
+
+/** While connected, read the pair again this often: ICE may switch pairs (Firefox has no event). */
+const REFRESH_MS = 10000;
 
 /**
  * Classify a selected candidate pair. Relayed when either end is a TURN relay; through an address
@@ -126,7 +128,7 @@ export class PathWatcher extends EventTarget {
       link.everConnected = true;
       link.unreachable = false;
       link.reads += 1;
-      this.read(id, link.reads, READ_RETRIES);
+      this.read(id, link.reads);
       this.follow(id);
     } else {
       link.reads += 1;
@@ -153,27 +155,24 @@ export class PathWatcher extends EventTarget {
   }
 
   /**
-   * Read the selected pair once the link is connected; `reads` drops answers to stale reads.
+   * Read the selected pair while the link stays connected: soon again if there is none yet, then
+   * now and then. Each state change bumps `reads`, which ends the reads of the state before.
    * @private
    * @param {string} id
    * @param {number} reads
-   * @param {number} retries
    */
-  async read(id, reads, retries) {
-    let stats;
+  async read(id, reads) {
+    let stats = [];
     try {
       stats = await this.mesh.getStats(id);
     } catch {
-      return;
+      // Read again on the next round.
     }
     const link = this.links.get(id);
     if (!link || link.reads !== reads || this.mesh.connectionState(id) !== "connected") return;
     const found = pathFromStats(stats);
-    if (!found) {
-      if (retries > 0) setTimeout(() => this.read(id, reads, retries - 1), READ_RETRY_MS);
-      return;
-    }
-    if (found.path === link.path && found.relayProtocol === link.relayProtocol) return;
+    setTimeout(() => this.read(id, reads), found ? REFRESH_MS : READ_RETRY_MS);
+    if (!found || (found.path === link.path && found.relayProtocol === link.relayProtocol)) return;
     link.path = found.path;
     link.relayProtocol = found.relayProtocol;
     this.changed(id);
@@ -194,7 +193,7 @@ export class PathWatcher extends EventTarget {
       const link = this.links.get(id);
       if (link && this.mesh.connection(id) === pc) {
         link.reads += 1;
-        this.read(id, link.reads, READ_RETRIES);
+        this.read(id, link.reads);
       }
     });
   }

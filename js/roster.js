@@ -55,6 +55,7 @@ class Entry {
     this.nameText = find(".name-text");
     this.youTag = find(".you-tag");
     this.stateText = find(".participant-state");
+    this.pathText = find(".participant-path");
     this.selfMuted = find(".self-muted");
     this.controls = find(".peer-controls");
     this.muteButton = /** @type {HTMLButtonElement} */ (find(".peer-mute"));
@@ -300,11 +301,12 @@ export class Roster extends EventTarget {
     else if (remoteInCall && entry.muted) stateKey = "peerMuted";
     else if (remoteInCall && entry.reconnecting) stateKey = "peerReconnecting";
     else if (remoteInCall) stateKey = STATE_KEYS[/** @type {keyof STATE_KEYS} */ (entry.linkState || "new")] || "";
+    entry.stateText.textContent = stateKey ? t(stateKey) : "";
+    entry.stateText.hidden = !stateKey;
     const path = remoteInCall && entry.linkState === "connected" ? entry.path : "";
     const pathKey = PATH_KEYS[/** @type {keyof PATH_KEYS} */ (path)] || "";
-    const pathText = pathKey && stateKey === "peerConnected" ? ` · ${t(pathKey)}` : "";
-    entry.stateText.textContent = stateKey ? t(stateKey) + pathText : "";
-    entry.stateText.hidden = !stateKey;
+    entry.pathText.textContent = pathKey ? t(pathKey) : "";
+    entry.pathText.hidden = !pathKey;
     entry.element.dataset.note = stateKey;
     entry.element.dataset.link = remoteInCall ? entry.linkState || "new" : "";
     entry.element.dataset.path = path;

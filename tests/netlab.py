@@ -23,14 +23,30 @@ reply tuple collides with it, gets NATed to another port, which breaks the cone 
 dropped in INPUT never has its conntrack entry confirmed, so no such entry is left behind.
 
 Namespaces are named `scnl-<pid>-<random>-<role>`: parallel runs never collide, and `clean_stale()`
-removes the ones whose process is gone (a run killed before its teardown).
+removes the ones whose process is gone (a run killed before its teardown). Veth ends are created
+straight inside their namespaces, so no interface name is ever taken in the host's namespace.
+
+Learned on the way (Debian 12, Chromium 156, coturn 4.6.1):
+- Chromium runs in a namespace through a wrapper that execs `ip netns exec NS /usr/bin/chromium`;
+  Playwright drives it over pipes, so nothing of the browser's own needs the network.
+- Chromium still sends DNS queries to the host's resolver (from /etc/resolv.conf); the routers drop
+  whatever is not for 198.18.0.0/15, so nothing leaves the lab.
+- With the microphone granted, Chromium's host candidates carry the real LAN address (no mDNS).
+- When no candidate pair works, Chromium reports "failed" after about 15 s, on one side only: that
+  side restarts ICE, which restarts the other side's checks too, so the other never sees "failed".
+- coturn 4.6 logs no "listener opened" line at the default verbosity; `ss` shows when it listens.
+  Its "socket: Protocol not supported" lines are its SCTP listener, absent from this kernel.
+- coturn closes a whole allocation when a send on its relay socket fails (ENETUNREACH towards a
+  home's LAN address, which every relayed ICE check to a host candidate is): the internet namespace
+  therefore has a default route into a veth that swallows packets silently.
+- Relay to relay on the same coturn (both peers relayed) goes over the namespace's loopback and works.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
-import base64
 import logging
 import os
 import secrets
@@ -43,7 +59,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterable, Literal, Sequence
+from typing import IO, Literal, Sequence
+from urllib.parse import quote
 
 logger = logging.getLogger(__name__)
 
@@ -112,18 +129,24 @@ def delete_namespace(name: str) -> None:
     run(["ip", "netns", "del", name], check=False)
 
 
+def stale(name: str) -> bool:
+    """A lab name (`scnl-<pid>-…`) whose run is gone."""
+    pid_text = name[len(PREFIX):].split("-", 1)[0]
+    return name.startswith(PREFIX) and not (pid_text.isdigit() and pid_alive(int(pid_text)))
+
+
 def clean_stale() -> list[str]:
-    """Delete lab namespaces left by runs whose process is gone; returns their names."""
+    """Delete lab namespaces and work folders left by runs killed before their teardown."""
     removed = []
     for line in run(["ip", "netns", "list"], check=False).stdout.splitlines():
         name = line.split()[0] if line.split() else ""
-        if not name.startswith(PREFIX):
-            continue
-        pid_text = name[len(PREFIX):].split("-", 1)[0]
-        if pid_text.isdigit() and pid_alive(int(pid_text)):
-            continue
-        delete_namespace(name)
-        removed.append(name)
+        if stale(name):
+            delete_namespace(name)
+            removed.append(name)
+    for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        if stale(folder.name):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(str(folder))
     return removed
 
 
@@ -224,12 +247,13 @@ class Lab:
                 raise LabError(f"{tool} is missing (Debian: apt-get install iproute2 iptables)")
         if os.geteuid() != 0:
             raise LabError("the NAT lab needs root (network namespaces and iptables)")
-        self.workdir = Path(tempfile.mkdtemp(prefix="scnl-"))
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
         try:
             self.build()
         except BaseException:
             self.down()
             raise
+        logger.info("NAT lab %s is up: %s", self.tag, ", ".join(f"{h.label} ({h.kind})" for h in self.homes.values()))
         return self
 
     def add_namespace(self, name: str) -> None:
@@ -261,7 +285,6 @@ class Lab:
             home = Home(label, kind, index, router=f"{self.tag}-r{index}", lan=f"{self.tag}-h{index}")
             self.add_namespace(home.router)
             self.add_namespace(home.lan)
-            # Created straight inside the namespaces, so no name is ever taken in the host's namespace.
             run(["ip", "link", "add", "wan", "netns", home.router, "type", "veth",
                  "peer", "name", f"r{index}", "netns", self.inet])
             run(["ip", "link", "add", "lan", "netns", home.router, "type", "veth",
@@ -276,6 +299,14 @@ class Lab:
                 f"ip addr add {home.lan_ip}/24 dev eth0", "ip link set eth0 up",
                 f"ip route add default via 198.19.{index}.1"])))
             self.homes[label] = home
+
+    def set_kind(self, label: str, kind: Kind) -> None:
+        """Give a home's router other NAT rules. Flows it already tracks keep their mapping, and
+        every new page opens new ports, so tests can share the lab and change kinds in between."""
+        home = self.homes[label]
+        if home.kind != kind:
+            run(in_ns(home.router, "iptables-restore"), input=router_rules(kind))
+            home.kind = kind
 
     def down(self) -> None:
         for process in reversed(self.processes):
@@ -363,14 +394,20 @@ class Coturn:
             self.lab.stop(self.process)
             self.process = None
 
-    def ice_servers(self, user: str, *, transport: str | None = None, stun: bool = True) -> list[dict[str, object]]:
-        """ICE_SERVERS entries for this coturn, with long-lived REST credentials for `user`."""
+    @property
+    def stun_url(self) -> str:
+        return f"stun:{TURN_IP}:{TURN_PORT}"
+
+    @staticmethod
+    def turn_url(transport: str | None = None) -> str:
+        return f"turn:{TURN_IP}:{TURN_PORT}" + (f"?transport={transport}" if transport else "")
+
+    def ice_servers(self, user: str, *transports: str | None) -> list[dict[str, object]]:
+        """ICE_SERVERS for this coturn: its STUN, and TURN over each transport (None: UDP) with
+        long-lived REST credentials for `user`, as the server would mint them."""
         username, credential = turn_credentials(self.secret, user)
-        url = f"turn:{TURN_IP}:{TURN_PORT}" + (f"?transport={transport}" if transport else "")
-        servers: list[dict[str, object]] = [{"urls": url, "username": username, "credential": credential}]
-        if stun:
-            servers.insert(0, {"urls": f"stun:{TURN_IP}:{TURN_PORT}"})
-        return servers
+        return [{"urls": self.stun_url},
+                *({"urls": self.turn_url(t), "username": username, "credential": credential} for t in transports)]
 
 
 @dataclass
@@ -384,9 +421,10 @@ class CallServerProcess:
     log: OutputLog | None = None
 
     def start(self) -> "CallServerProcess":
-        env = {**os.environ, **self.env, "ALLOWED_ORIGINS": SERVER_ORIGIN,
-               "ALLOWED_HOSTS": f"{SERVER_IP}:{SERVER_PORT},{SERVER_IP}", "PYTHONUNBUFFERED": "1"}
-        env.pop("ROOM_TOKEN", None)
+        # Only what the test sets: no setting of the host's environment (ICE_SERVERS, …) leaks in.
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
+               "PYTHONUNBUFFERED": "1", "ALLOWED_ORIGINS": SERVER_ORIGIN,
+               "ALLOWED_HOSTS": f"{SERVER_IP}:{SERVER_PORT},{SERVER_IP}", **self.env}
         python = str(ROOT / ".venv" / "bin" / "python")
         self.process = self.lab.popen(self.lab.inet, [python, "main.py", "--headless", "--host", SERVER_IP,
                                                       "--port", str(SERVER_PORT), "--token", self.token],
@@ -402,8 +440,6 @@ class CallServerProcess:
             self.process = None
 
     def invite(self) -> str:
-        from urllib.parse import quote
-
         return f"{SERVER_ORIGIN}/#token={quote(self.token, safe='')}"
 
 
@@ -422,8 +458,9 @@ class Capture:
         if not shutil.which("tcpdump"):
             raise LabError("tcpdump is missing (Debian: apt-get install tcpdump)")
         # -U writes each packet at once; "listening on" on stderr means the filter is attached.
-        self.process = self.lab.popen(self.ns, ["tcpdump", "-n", "-U", "-Z", "root", "-i", self.interface, "-w", str(self.path),
-                                                self.bpf])
+        # -Z root: tcpdump would otherwise drop to its own user, which cannot write to our folder.
+        self.process = self.lab.popen(self.ns, ["tcpdump", "-n", "-U", "-Z", "root", "-i", self.interface,
+                                                "-w", str(self.path), self.bpf])
         assert self.process.stdout is not None
         OutputLog(self.process.stdout).wait_for("listening on", self.process, 10, "tcpdump")
         return self
@@ -445,9 +482,9 @@ class Capture:
         return packets
 
 
-def capture_between(lab: Lab, homes: Iterable[str], a: str, b: str) -> list[Capture]:
-    """One capture per router (on its WAN side) of packets between two homes' public addresses."""
+def capture_between(lab: Lab, a: str, b: str) -> list[Capture]:
+    """A capture on each of the two homes' routers (WAN side) of packets between their public addresses."""
     assert lab.workdir is not None
     bpf = f"host {lab.homes[a].public_ip} and host {lab.homes[b].public_ip}"
     return [Capture(lab, lab.homes[h].router, "wan", bpf, lab.workdir / f"{h}-{secrets.token_hex(3)}.pcap").start()
-            for h in homes]
+            for h in (a, b)]

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from playwright.async_api import Browser
+from playwright.async_api import Browser, expect
 
 from conftest import RunningServer
-from test_browser_call import open_tab
+from test_browser_call import hearing, open_tab
 
 pytestmark = pytest.mark.browser
 
@@ -144,3 +144,23 @@ async def test_pathinfo_notice_says_what_would_help(browser: Browser, start_serv
                               else ["--turn", "TURN_URLS"])
     assert result["hiddenWhenGone"] is True
     await tab.clean()
+
+
+async def test_pathinfo_row_shows_a_direct_link_in_both_languages(
+        browser: Browser, start_server: Callable[..., RunningServer], artifacts: Path) -> None:
+    server = start_server()
+    alice = await open_tab(browser, server.invite())
+    boris = await open_tab(browser, server.invite(), lang="ru")
+    await alice.join("Alice")
+    await boris.page.get_by_label("Имя", exact=True).fill("Борис")
+    await boris.page.get_by_role("button", name="Войти", exact=True).click()
+    await hearing(alice, 1)
+    await hearing(boris, 1)
+    for tab, words in ((alice, ("connected", "direct")), (boris, ("на связи", "напрямую"))):
+        row = tab.page.locator("#roster .participant:not(.self)")
+        await expect(row).to_have_attribute("data-path", "direct")
+        await expect(row.locator(".participant-state")).to_have_text(words[0])
+        await expect(row.locator(".participant-path")).to_have_text(words[1])
+    await expect(alice.page.locator("#connect-notice")).to_be_hidden()
+    await boris.page.locator("#roster").screenshot(path=artifacts / "pathinfo-row-ru.png", animations="disabled")
+    await alice.clean()

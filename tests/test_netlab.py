@@ -17,9 +17,9 @@ from test_browser_call import Tab, hearing, open_tab
 
 pytestmark = [pytest.mark.netlab, pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
-HOMES: dict[str, netlab.Kind] = {
-    "cone-a": "cone", "cone-b": "cone", "sym-a": "symmetric", "sym-b": "symmetric", "corp": "udp-blocked",
-}
+# Two homes, one Chromium in each; every test first gives their routers the kinds of NAT it needs
+# (launching a Chromium costs far more than swapping a router's iptables rules).
+HOMES: dict[str, netlab.Kind] = {"a": "cone", "b": "cone"}
 TOKEN = "netlab-Ключ"
 CONNECT_TIMEOUT = 30.0
 # The issue's promise: the page explains a blocked connection within 20 s.
@@ -47,6 +47,9 @@ PATHS = """async () => {
   return out;
 }"""
 
+
+StartServer = Callable[[dict[str, str]], netlab.CallServerProcess]
+OpenCall = Callable[[netlab.CallServerProcess, netlab.Kind, netlab.Kind], Awaitable[tuple[Tab, Tab]]]
 
 # Not --allow-loopback-in-peer-connection: every home has its own 127.0.0.1, and candidates for it
 # would only send each page's checks into its own namespace.
@@ -106,12 +109,12 @@ async def browsers(lab: netlab.Lab) -> AsyncIterator[Browsers]:
 
 
 @pytest.fixture
-def start_call_server(lab: netlab.Lab) -> Iterator[Callable[[list[dict[str, Any]]], netlab.CallServerProcess]]:
-    """Start the Secret-Call server in the lab with these ICE_SERVERS; stopped after the test."""
+def start_call_server(lab: netlab.Lab) -> Iterator[StartServer]:
+    """Start the Secret-Call server in the lab with this environment; stopped after the test."""
     started: list[netlab.CallServerProcess] = []
 
-    def start(ice_servers: list[dict[str, Any]]) -> netlab.CallServerProcess:
-        server = netlab.CallServerProcess(lab, TOKEN, {"ICE_SERVERS": json.dumps(ice_servers)}).start()
+    def start(env: dict[str, str]) -> netlab.CallServerProcess:
+        server = netlab.CallServerProcess(lab, TOKEN, env).start()
         started.append(server)
         return server
 
@@ -121,22 +124,25 @@ def start_call_server(lab: netlab.Lab) -> Iterator[Callable[[list[dict[str, Any]
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def open_home_tab(browsers: Browsers) -> AsyncIterator[Callable[[str, str], Awaitable[Tab]]]:
-    """A tab in a home's Chromium; its context is closed after the test (else it would rejoin the next)."""
+async def open_call(lab: netlab.Lab, browsers: Browsers) -> AsyncIterator[OpenCall]:
+    """open_call(server, kind_a, kind_b): set the two homes' NAT, open Alice's page in home a and
+    Bob's in home b. The pages' contexts are closed after the test (else they would rejoin the next)."""
     tabs: list[Tab] = []
 
-    async def open_in(home: str, url: str) -> Tab:
-        tab = await open_tab(await browsers.get(home), url)
-        tabs.append(tab)
-        return tab
+    async def open_pages(server: netlab.CallServerProcess, kind_a: netlab.Kind, kind_b: netlab.Kind) -> tuple[Tab, Tab]:
+        lab.set_kind("a", kind_a)
+        lab.set_kind("b", kind_b)
+        for home in ("a", "b"):
+            tabs.append(await open_tab(await browsers.get(home), server.invite()))
+        return tabs[0], tabs[1]
 
-    yield open_in
+    yield open_pages
     for tab in tabs:
         await tab.context.close()
 
 
-def stun_only() -> list[dict[str, Any]]:
-    return [{"urls": f"stun:{netlab.TURN_IP}:{netlab.TURN_PORT}"}]
+def ice_env(servers: list[dict[str, Any]]) -> dict[str, str]:
+    return {"ICE_SERVERS": json.dumps(servers)}
 
 
 async def links(tab: Tab) -> dict[str, dict[str, Any]]:
@@ -154,23 +160,29 @@ def peer_row(tab: Tab) -> Locator:
     return tab.page.locator("#roster .participant:not(.self)")
 
 
-async def test_netlab_cone_to_cone_connects_through_stun(lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: Any,
-                                                        open_home_tab: Any) -> None:
-    server = start_call_server(stun_only())
-    captures = netlab.capture_between(lab, ("cone-a", "cone-b"), "cone-a", "cone-b")
-    alice = await open_home_tab("cone-a", server.invite())
-    bob = await open_home_tab("cone-b", server.invite())
+async def row_shows(tab: Tab, path: str, text: str) -> None:
+    """The other person's row: connected, and how (its data-path and the words shown)."""
+    row = peer_row(tab)
+    await expect(row.locator(".participant-state")).to_have_text("connected")
+    await expect(row).to_have_attribute("data-path", path)
+    await expect(row.locator(".participant-path")).to_have_text(text)
+
+
+async def test_netlab_cone_to_cone_connects_through_stun(
+        lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: StartServer, open_call: OpenCall) -> None:
+    server = start_call_server(ice_env([{"urls": coturn.stun_url}]))
+    captures = netlab.capture_between(lab, "a", "b")
+    alice, bob = await open_call(server, "cone", "cone")
     await alice.join("Alice")
     await bob.join("Bob")
     await hearing(alice, 1, timeout=CONNECT_TIMEOUT)
     await hearing(bob, 1, timeout=CONNECT_TIMEOUT)
-    for tab, other in ((alice, "cone-b"), (bob, "cone-a")):
+    for tab, other in ((alice, "b"), (bob, "a")):
         pair = await selected_pair(tab)
         types = {pair["local"]["type"], pair["remote"]["type"]}
         assert "relay" not in types and types & {"srflx", "prflx"}, pair
         assert pair["remote"]["address"] == lab.homes[other].public_ip, "straight to the other router"
-        await expect(peer_row(tab)).to_have_attribute("data-path", "stun")
-        await expect(peer_row(tab).locator(".participant-state")).to_have_text("connected · through STUN")
+        await row_shows(tab, "stun", "through STUN")
     # The control for the privacy case: a direct call is seen by the same captures.
     assert all(capture.stop() > 0 for capture in captures)
     await alice.clean()
@@ -178,10 +190,10 @@ async def test_netlab_cone_to_cone_connects_through_stun(lab: netlab.Lab, coturn
 
 
 async def test_netlab_symmetric_to_cone_without_turn_says_a_relay_is_needed(
-        lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: Any, open_home_tab: Any, artifacts: Path) -> None:
-    server = start_call_server(stun_only())
-    alice = await open_home_tab("sym-a", server.invite())
-    bob = await open_home_tab("cone-a", server.invite())
+        lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: StartServer, open_call: OpenCall,
+        artifacts: Path) -> None:
+    server = start_call_server(ice_env([{"urls": coturn.stun_url}]))
+    alice, bob = await open_call(server, "symmetric", "cone")
     await alice.join("Alice")
     await bob.join("Bob")
     joined = time.monotonic()
@@ -193,16 +205,17 @@ async def test_netlab_symmetric_to_cone_without_turn_says_a_relay_is_needed(
     await expect(notice.locator("code").first).to_have_text("--turn")
     await expect(bob.page.locator("#connect-notice")).to_contain_text("Can't connect to Alice")
     await expect(peer_row(alice).locator(".participant-state")).to_have_text("can't connect")
-    assert all(link["state"] != "connected" for link in (await links(alice)).values())
+    await expect(peer_row(alice).locator(".participant-path")).to_be_hidden()
+    for tab in (alice, bob):
+        assert all(link["state"] != "connected" for link in (await links(tab)).values())
     await alice.page.screenshot(path=artifacts / "netlab-cant-connect.png", animations="disabled")
     await alice.clean()
 
 
 async def test_netlab_symmetric_to_symmetric_connects_through_the_relay(
-        lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: Any, open_home_tab: Any) -> None:
-    server = start_call_server(coturn.ice_servers("lab"))
-    alice = await open_home_tab("sym-a", server.invite())
-    bob = await open_home_tab("sym-b", server.invite())
+        lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: StartServer, open_call: OpenCall) -> None:
+    server = start_call_server(ice_env(coturn.ice_servers("lab", None)))
+    alice, bob = await open_call(server, "symmetric", "symmetric")
     await alice.join("Alice")
     await bob.join("Bob")
     await hearing(alice, 1, timeout=CONNECT_TIMEOUT)
@@ -210,34 +223,32 @@ async def test_netlab_symmetric_to_symmetric_connects_through_the_relay(
     for tab in (alice, bob):
         pair = await selected_pair(tab)
         assert "relay" in {pair["local"]["type"], pair["remote"]["type"]}, pair
-        await expect(peer_row(tab)).to_have_attribute("data-path", "relay")
-        await expect(peer_row(tab).locator(".participant-state")).to_have_text("connected · relayed")
+        await row_shows(tab, "relay", "relayed")
     await alice.clean()
 
 
 async def test_netlab_udp_blocked_to_cone_relays_over_tcp(
-        lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: Any, open_home_tab: Any) -> None:
-    server = start_call_server([*coturn.ice_servers("lab"), *coturn.ice_servers("lab", transport="tcp", stun=False)])
-    alice = await open_home_tab("corp", server.invite())
-    bob = await open_home_tab("cone-a", server.invite())
+        lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: StartServer, open_call: OpenCall,
+        artifacts: Path) -> None:
+    server = start_call_server(ice_env(coturn.ice_servers("lab", None, "tcp")))
+    alice, bob = await open_call(server, "udp-blocked", "cone")
     await alice.join("Alice")
     await bob.join("Bob")
     await hearing(alice, 1, timeout=CONNECT_TIMEOUT)
     await hearing(bob, 1, timeout=CONNECT_TIMEOUT)
     pair = await selected_pair(alice)
     assert pair["local"]["type"] == "relay" and pair["local"]["relayProtocol"] == "tcp", pair
-    await expect(peer_row(alice)).to_have_attribute("data-path", "relay-tcp")
-    await expect(peer_row(alice).locator(".participant-state")).to_have_text("connected · relayed over TCP")
+    await row_shows(alice, "relay-tcp", "relayed over TCP")
     assert "relay" in {(p := await selected_pair(bob))["local"]["type"], p["remote"]["type"]}, p
+    await alice.page.screenshot(path=artifacts / "netlab-relayed-over-tcp.png", animations="disabled")
     await alice.clean()
 
 
 async def test_netlab_privacy_mode_sends_only_relay_candidates(
-        lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: Any, open_home_tab: Any) -> None:
-    server = start_call_server(coturn.ice_servers("lab"))
-    captures = netlab.capture_between(lab, ("cone-a", "cone-b"), "cone-a", "cone-b")
-    alice = await open_home_tab("cone-a", server.invite())
-    bob = await open_home_tab("cone-b", server.invite())
+        lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: StartServer, open_call: OpenCall) -> None:
+    server = start_call_server(ice_env(coturn.ice_servers("lab", None)))
+    captures = netlab.capture_between(lab, "a", "b")
+    alice, bob = await open_call(server, "cone", "cone")
     await alice.page.get_by_role("button", name="Settings").click()
     privacy = alice.page.get_by_label("Privacy mode: relay only")
     await expect(privacy).to_be_enabled()
@@ -252,5 +263,5 @@ async def test_netlab_privacy_mode_sends_only_relay_candidates(
     assert {c["type"] for c in mine["gathered"]} == {"relay"}, mine["gathered"]
     assert {c["type"] for c in theirs["received"]} == {"relay"}, theirs["received"]
     assert [capture.stop() for capture in captures] == [0, 0], "no packet between the two homes"
-    await expect(peer_row(alice).locator(".participant-state")).to_have_text("connected · relayed")
+    await row_shows(alice, "relay", "relayed")
     await alice.clean()
