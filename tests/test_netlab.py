@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -132,9 +133,14 @@ async def open_call(lab: netlab.Lab, browsers: Browsers) -> AsyncIterator[OpenCa
     async def open_pages(server: netlab.CallServerProcess, kind_a: netlab.Kind, kind_b: netlab.Kind) -> tuple[Tab, Tab]:
         lab.set_kind("a", kind_a)
         lab.set_kind("b", kind_b)
-        for home in ("a", "b"):
-            tabs.append(await open_tab(await browsers.get(home), server.invite()))
-        return tabs[0], tabs[1]
+
+        async def page_in(home: str) -> Tab:
+            tab = await open_tab(await browsers.get(home), server.invite())
+            tabs.append(tab)
+            return tab
+
+        alice, bob = await asyncio.gather(page_in("a"), page_in("b"))
+        return alice, bob
 
     yield open_pages
     for tab in tabs:
