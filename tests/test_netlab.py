@@ -218,6 +218,20 @@ async def test_netlab_symmetric_to_cone_without_turn_says_a_relay_is_needed(
     await alice.clean()
 
 
+async def test_netlab_udp_blocked_with_a_udp_relay_says_to_try_its_tcp_port(
+        lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: StartServer, open_call: OpenCall) -> None:
+    server = start_call_server(ice_env(coturn.ice_servers("lab", None)))
+    alice, bob = await open_call(server, "udp-blocked", "cone")
+    await alice.join("Alice")
+    await bob.join("Bob")
+    notice = alice.page.locator("#connect-notice")
+    await expect(notice).to_be_visible(timeout=NOTICE_TIMEOUT * 1000)
+    await expect(notice).to_contain_text("Not even the relay (TURN) server could be reached")
+    await expect(notice.locator("code")).to_have_text(["TURN_URLS", "turn:…:3478?transport=tcp", "turns:…:5349"])
+    await expect(peer_row(alice).locator(".participant-state")).to_have_text("can't connect")
+    await alice.clean()
+
+
 async def test_netlab_symmetric_to_symmetric_connects_through_the_relay(
         lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: StartServer, open_call: OpenCall) -> None:
     server = start_call_server(ice_env(coturn.ice_servers("lab", None)))
