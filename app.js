@@ -6,6 +6,7 @@
 import { SpeakingMeter } from "./js/audio.js";
 import { CallSession } from "./js/call.js";
 import { CHAT_ERRORS, ChatPanel, excerpt } from "./js/chat.js";
+import { ConnectNotice } from "./js/connect-notice.js";
 import { CallControls } from "./js/controls.js";
 import { Events } from "./js/events.js";
 import { I18n, pickLanguage } from "./js/i18n.js";
@@ -14,6 +15,7 @@ import { BrowserOnlyModal, FullModal, TokenModal } from "./js/modal.js";
 import { idTag } from "./js/names.js";
 import { InsecureNotice } from "./js/notice.js";
 import { Particles } from "./js/particles.js";
+import { PathWatcher } from "./js/pathinfo.js";
 import { PeerPlayers } from "./js/players.js";
 import { Roster, SELF } from "./js/roster.js";
 import { SettingsDialog } from "./js/settings.js";
@@ -274,6 +276,24 @@ async function main() {
   verifyDialog.addEventListener(Events.UI_VERIFY_RESULT, (event) => {
     const { id, match } = /** @type {CustomEvent} */ (event).detail;
     verifier.mark(id, match);
+  });
+
+  // -- how each link goes, and a notice for the people no connection can be made to ------------
+  const paths = new PathWatcher(call.mesh);
+  const connectNotice = new ConnectNotice(i18n);
+  paths.addEventListener(Events.PEER_PATH, (event) => {
+    const info = /** @type {CustomEvent} */ (event).detail;
+    roster.setPath(info.id, info);
+    connectNotice.setPath(info);
+  });
+  call.addEventListener(Events.PARTICIPANTS, (event) => {
+    const { participants } = /** @type {CustomEvent} */ (event).detail;
+    connectNotice.setParticipants(participants);
+    // A row made again (after a roster change) gets its path back.
+    for (const { id } of participants) roster.setPath(id, paths.view(id));
+  });
+  call.addEventListener(Events.CALL_STATE, (event) => {
+    if (/** @type {CustomEvent} */ (event).detail.state === "idle") connectNotice.clear();
   });
 
   // -- sound check: a private echo from the server, offered outside the call -------------------

@@ -53,6 +53,10 @@ export const Events = Object.freeze({
   /** detail: {id, name, code: string[] | null, status: VerifyStatus, changed} — changed: a verified code changed */
   PEER_CODE: "verify:code",
 
+  // PathWatcher (js/pathinfo.js)
+  /** detail: PathInfo {id, path: "direct"|"stun"|"relay"|"", relayProtocol, unreachable, turn} */
+  PEER_PATH: "path:info",
+
   // CallSession (js/call.js)
   /** detail: {state: "idle"|"connecting"|"live"} */
   CALL_STATE: "call:state",

@@ -4,6 +4,22 @@
  * so say why and how to fix it before anyone presses Join.
  */
 
+/**
+ * Fill an element with a translated text whose {placeholders} become <code> elements.
+ * @param {HTMLElement} element
+ * @param {string} template the translated text, placeholders left in
+ * @param {Record<string, string>} codes placeholder → the literal text shown as code
+ */
+export function fillWithCode(element, template, codes) {
+  const parts = template.split(/\{(\w+)\}/);
+  element.replaceChildren(...parts.map((part, index) => {
+    if (index % 2 === 0 || !(part in codes)) return index % 2 === 0 ? part : `{${part}}`;
+    const code = document.createElement("code");
+    code.textContent = codes[part];
+    return code;
+  }));
+}
+
 export class InsecureNotice {
   /** @param {import("./i18n.js").I18n} i18n */
   constructor(i18n) {
@@ -21,10 +37,6 @@ export class InsecureNotice {
   /** @private */
   render() {
     const port = location.port ? `:${location.port}` : "";
-    const localhost = `http://localhost${port}/`;
-    const [before, after = ""] = this.i18n.t("insecureFix").split("{localhost}");
-    const code = document.createElement("code");
-    code.textContent = localhost;
-    this.fix.replaceChildren(before, code, after);
+    fillWithCode(this.fix, this.i18n.t("insecureFix"), { localhost: `http://localhost${port}/` });
   }
 }

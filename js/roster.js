@@ -31,6 +31,11 @@ const STATE_KEYS = Object.freeze({
   restarting: "peerReconnecting", rebuilding: "peerReconnecting", broken: "peerBroken",
 });
 
+/** How a connected link goes (js/pathinfo.js), by path and relay protocol. */
+const PATH_KEYS = Object.freeze({
+  direct: "pathDirect", stun: "pathStun", relay: "pathRelay", "relay-tcp": "pathRelayTcp", "relay-tls": "pathRelayTls",
+});
+
 /** The badge next to a verification code, by status (js/verify.js); none while unverified. */
 const BADGE_KEYS = Object.freeze({
   verified: "verifyBadgeVerified", changed: "verifyBadgeChanged", mismatch: "verifyBadgeMismatch",
@@ -52,6 +57,7 @@ class Entry {
     this.youTag = find(".you-tag");
     this.idTag = find(".id-tag");
     this.stateText = find(".participant-state");
+    this.pathText = find(".participant-path");
     this.selfMuted = find(".self-muted");
     this.controls = find(".peer-controls");
     this.muteButton = /** @type {HTMLButtonElement} */ (find(".peer-mute"));
@@ -61,6 +67,10 @@ class Entry {
     this.self = false;
     /** @type {string} an RTCPeerConnectionState, or "" before a link exists */
     this.linkState = "";
+    /** @type {string} how the connected link goes: "direct", "stun", "relay", "relay-tcp", "relay-tls" */
+    this.path = "";
+    /** The link failed before it ever connected: the networks block it (js/pathinfo.js). */
+    this.unreachable = false;
     this.muted = false;
     /** The server keeps this participant's seat while its connection to the server is down. */
     this.reconnecting = false;
@@ -144,6 +154,19 @@ export class Roster extends EventTarget {
 
   /**
    * @param {string} id
+   * @param {import("./pathinfo.js").PathInfo} info how the link goes, or that it cannot connect
+   */
+  setPath(id, info) {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    const tunnelled = info.path === "relay" && (info.relayProtocol === "tcp" || info.relayProtocol === "tls");
+    entry.path = tunnelled ? `relay-${info.relayProtocol}` : info.path;
+    entry.unreachable = info.unreachable;
+    this.renderEntry(entry);
+  }
+
+  /**
+   * @param {string} id
    * @param {string[] | null} code the link's verification code, null while there is none
    * @param {import("./verify.js").VerifyStatus} status
    */
@@ -180,6 +203,8 @@ export class Roster extends EventTarget {
     this.speaking.clear();
     for (const entry of this.entries.values()) {
       entry.linkState = "";
+      entry.path = "";
+      entry.unreachable = false;
       entry.muted = false;
       entry.volume.value = "100";
       entry.code = null;
@@ -275,13 +300,19 @@ export class Roster extends EventTarget {
     /** @type {string} */
     let stateKey = "";
     if (entry.self && this.joined && this.selfMuted) stateKey = "micOff";
+    else if (remoteInCall && entry.unreachable && entry.linkState !== "connected") stateKey = "peerCantConnect";
     else if (remoteInCall && entry.muted) stateKey = "peerMuted";
     else if (remoteInCall && entry.reconnecting) stateKey = "peerReconnecting";
     else if (remoteInCall) stateKey = STATE_KEYS[/** @type {keyof STATE_KEYS} */ (entry.linkState || "new")] || "";
     entry.stateText.textContent = stateKey ? t(stateKey) : "";
     entry.stateText.hidden = !stateKey;
+    const path = remoteInCall && entry.linkState === "connected" ? entry.path : "";
+    const pathKey = PATH_KEYS[/** @type {keyof PATH_KEYS} */ (path)] || "";
+    entry.pathText.textContent = pathKey ? t(pathKey) : "";
+    entry.pathText.hidden = !pathKey;
     entry.element.dataset.note = stateKey;
     entry.element.dataset.link = remoteInCall ? entry.linkState || "new" : "";
+    entry.element.dataset.path = path;
     entry.muteButton.setAttribute("aria-pressed", String(entry.muted));
     const muteLabel = t(entry.muted ? "peerUnmute" : "peerMute", { name: entry.name });
     entry.muteButton.setAttribute("aria-label", muteLabel);
