@@ -6,7 +6,6 @@ import asyncio
 import base64
 import binascii
 import codecs
-import contextlib
 import logging
 import os
 import re
@@ -15,6 +14,11 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from children import READ_SIZE as _READ_SIZE
+from children import end_process_group as _end_process_group
+from children import signal_group as _signal_group
+from children import spawn_group
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +50,7 @@ _KEY_TYPE = re.compile(r"[a-z][a-z0-9@.-]*")
 _KEY_FORMAT = "(expected '<type> <base64>', e.g. 'ssh-ed25519 AAAA…')"
 
 _MAX_LINE = 8192  # a longer run without a line break is not a URL line
-_READ_SIZE = 4096
 _EXIT_POLL = 1.0  # seconds between checks that the process is still alive
-_KILL_AFTER = 2.0  # seconds between SIGTERM and SIGKILL
 
 
 class TunnelError(Exception):
@@ -164,26 +166,6 @@ class UrlScanner:
         return url
 
 
-def _signal_group(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signum)
-
-
-async def _end_process_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM the process group, SIGKILL whatever is left after a grace period, and reap the process."""
-    assert proc.stdout is not None
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        _signal_group(proc.pid, signum)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_KILL_AFTER):
-                # The pipe closes once no member of the group holds it any more.
-                while await proc.stdout.read(_READ_SIZE):
-                    pass
-                await proc.wait()
-    if proc.returncode is None:
-        logger.warning("tunnel process %d did not exit after SIGKILL", proc.pid)
-
-
 class Tunnel:
     """Runs ssh/cloudflared as a child process, parses its public URL, restarts it with backoff when it dies."""
 
@@ -295,24 +277,8 @@ class Tunnel:
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         self._status(f"starting {self._name} tunnel")
-        creating = asyncio.ensure_future(
-            asyncio.create_subprocess_exec(
-                *self._command,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so stop() reaches its children
-                env=self._env,
-            )
-        )
         try:
-            proc = await asyncio.shield(creating)
-        except asyncio.CancelledError:
-            # Cancelling asyncio's process creation midway can leave it waiting on a pipe
-            # that a child of the new process holds; let it finish, then end that group.
-            with contextlib.suppress(OSError):
-                await _end_process_group(await creating)
-            raise
+            proc = await spawn_group(self._command, self._env)
         except OSError as exc:
             raise TunnelError(f"could not start {self._name}: {exc.strerror or exc}") from exc
         logger.debug("%s tunnel started, pid %d", self.provider, proc.pid)
