@@ -32,8 +32,10 @@ def free_port(host: str = "127.0.0.1") -> int:
             return port
 
 
-def turnserver_pids(marker: str) -> list[int]:
-    """Running turnserver processes whose command line names `marker` (a config folder of ours)."""
+def turnserver_pids(marker: str = "secret-call-turn-", ancestor: int | None = None) -> list[int]:
+    """Running turnserver processes whose command line names `marker` (a config folder of ours) and that
+    descend from `ancestor` (this test process by default)."""
+    ancestor = os.getpid() if ancestor is None else ancestor
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -43,7 +45,8 @@ def turnserver_pids(marker: str) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if command and command[0].endswith(b"turnserver") and marker.encode() in b" ".join(command) and state != "Z":
+        if (command and command[0].endswith(b"turnserver") and marker.encode() in b" ".join(command)
+                and state != "Z" and _parent_chain_has(int(entry.name), ancestor)):
             found.append(int(entry.name))
     return found
 
@@ -231,7 +234,7 @@ async def test_turn_headless_banner_and_sigterm() -> None:
             assert chunk, output.decode(errors="replace")
             output += chunk
         assert b"  TURN relay: working (udp, tcp)\n" in output
-        mine = [pid for pid in turnserver_pids("secret-call-turn-") if _parent_chain_has(pid, proc.pid)]
+        mine = turnserver_pids(ancestor=proc.pid)
         assert len(mine) == 1
         proc.send_signal(signal.SIGTERM)
         output += await asyncio.wait_for(proc.stdout.read(), 20)
