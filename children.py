@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,37 @@ async def spawn_group(command: Sequence[str], env: Mapping[str, str] | None = No
         with contextlib.suppress(OSError):
             await end_process_group(await creating)
         raise
+
+
+async def keep_running(proc: asyncio.subprocess.Process | None, *,
+                       spawn: Callable[[], Awaitable[asyncio.subprocess.Process]],
+                       watch: Callable[[asyncio.subprocess.Process], Awaitable[tuple[str, bool]]],
+                       backoff: Sequence[float], spawn_errors: tuple[type[Exception], ...],
+                       restarting: Callable[[str, float], None], restarted: Callable[[], None]) -> None:
+    """Keep a child process running until cancelled: watch it until it ends, then spawn it again after
+    the next delay of `backoff`.
+
+    `watch(proc)` returns why the run ended and whether it was stable (a stable run starts the delays
+    over); `spawn()` may fail with one of `spawn_errors`, whose text is the reason. `restarting(reason,
+    delay)` is told before each wait, `restarted()` after it.
+    """
+    failures = 0
+    while True:
+        if proc is None:
+            try:
+                proc = await spawn()
+            except spawn_errors as error:
+                reason = str(error)
+        if proc is not None:
+            reason, stable = await watch(proc)
+            proc = None
+            if stable:
+                failures = 0
+        delay = backoff[min(failures, len(backoff) - 1)]
+        failures += 1
+        restarting(reason, delay)
+        await asyncio.sleep(delay)
+        restarted()
 
 
 async def end_process_group(proc: asyncio.subprocess.Process, kill_after: float = KILL_AFTER) -> None:

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from children import READ_SIZE, end_process_group, spawn_group
+from children import READ_SIZE, end_process_group, keep_running, spawn_group
 
 logger = logging.getLogger(__name__)
 
@@ -242,31 +242,25 @@ class CoturnServer:
             return
 
     async def _supervise(self, proc: asyncio.subprocess.Process | None) -> None:
-        failures = 0
-        loop = asyncio.get_running_loop()
         try:
-            while True:
-                if proc is None:
-                    try:
-                        proc = await self._spawn()
-                    except CoturnError as error:
-                        logger.warning("%s", error)
-                if proc is not None:
-                    began = loop.time()
-                    code = await self._drain(proc)
-                    self._proc = proc = None
-                    if loop.time() - began >= self._stable_after:
-                        failures = 0
-                    logger.warning("turnserver exited (code %s)", code)
-                delay = self._backoff[min(failures, len(self._backoff) - 1)]
-                failures += 1
-                logger.info("restarting turnserver in %g s", delay)
-                await asyncio.sleep(delay)
-                self.restarts += 1
+            await keep_running(proc, spawn=self._spawn, watch=self._watch, backoff=self._backoff,
+                               spawn_errors=(CoturnError,), restarting=self._restarting, restarted=self._restarted)
         finally:
             if self._proc is not None:
                 await end_process_group(self._proc)
                 self._proc = None
+
+    async def _watch(self, proc: asyncio.subprocess.Process) -> tuple[str, bool]:
+        began = asyncio.get_running_loop().time()
+        code = await self._drain(proc)
+        self._proc = None
+        return f"turnserver exited (code {code})", asyncio.get_running_loop().time() - began >= self._stable_after
+
+    def _restarting(self, reason: str, delay: float) -> None:
+        logger.warning("%s; restarting it in %g s", reason, delay)
+
+    def _restarted(self) -> None:
+        self.restarts += 1
 
     async def _drain(self, proc: asyncio.subprocess.Process) -> int:
         """Read coturn's output (to the debug log) until it exits; its exit code."""

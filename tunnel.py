@@ -18,7 +18,7 @@ from typing import Any
 from children import READ_SIZE as _READ_SIZE
 from children import end_process_group as _end_process_group
 from children import signal_group as _signal_group
-from children import spawn_group
+from children import keep_running, spawn_group
 
 logger = logging.getLogger(__name__)
 
@@ -286,28 +286,9 @@ class Tunnel:
         return proc
 
     async def _supervise(self, proc: asyncio.subprocess.Process | None) -> None:
-        failures = 0
-        loop = asyncio.get_running_loop()
         try:
-            while True:
-                if proc is None:
-                    try:
-                        proc = await self._spawn()
-                    except TunnelError as exc:
-                        reason = str(exc)
-                if proc is not None:
-                    self._url_since = None
-                    code = await self._read_until_exit(proc)
-                    self._proc = proc = None
-                    self._set_url(None)
-                    if self._url_since is not None and loop.time() - self._url_since >= self._stable_after:
-                        failures = 0
-                    reason = f"tunnel process exited ({'code' if code >= 0 else 'signal'} {abs(code)})"
-                delay = self._backoff[min(failures, len(self._backoff) - 1)]
-                failures += 1
-                self._status(f"{reason}; restarting in {delay:g} s")
-                await asyncio.sleep(delay)
-                self._restarts += 1
+            await keep_running(proc, spawn=self._spawn, watch=self._watch, backoff=self._backoff,
+                               spawn_errors=(TunnelError,), restarting=self._restarting, restarted=self._restarted)
         except Exception:
             logger.exception("%s tunnel supervisor failed", self.provider)
             self._status("tunnel failed; see the log")
@@ -316,6 +297,22 @@ class Tunnel:
                 await _end_process_group(self._proc)
                 self._proc = None
             self._set_url(None)
+
+    async def _watch(self, proc: asyncio.subprocess.Process) -> tuple[str, bool]:
+        """Read the process's output until it exits; a run counts as stable once its URL held long enough."""
+        self._url_since = None
+        code = await self._read_until_exit(proc)
+        self._proc = None
+        self._set_url(None)
+        stable = (self._url_since is not None
+                  and asyncio.get_running_loop().time() - self._url_since >= self._stable_after)
+        return f"tunnel process exited ({'code' if code >= 0 else 'signal'} {abs(code)})", stable
+
+    def _restarting(self, reason: str, delay: float) -> None:
+        self._status(f"{reason}; restarting in {delay:g} s")
+
+    def _restarted(self) -> None:
+        self._restarts += 1
 
     async def _read_until_exit(self, proc: asyncio.subprocess.Process) -> int:
         assert proc.stdout is not None

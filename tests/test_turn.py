@@ -21,7 +21,7 @@ from conftest import BROWSER_UA, ROOT, TOKEN
 from core import CallServer, Room, ServerError
 from coturn import DENIED_PEERS, CoturnServer, render_config
 from fakes import FakeClock, FakePeer
-from turn import DEFAULT_STUN, Relay, RelayCheck, TurnService, TurnTarget, check_target, mint_credentials
+from turn import DEFAULT_STUN, Relay, RelayCheck, TurnTarget, check_target, mint_credentials
 
 SECRET = "s3cret-of-the-TURN-server"
 TURN_URLS = ("turn:turn.example.org:3478", "turn:turn.example.org:443?transport=tcp")
