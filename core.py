@@ -775,7 +775,7 @@ class ProxyPolicy:
 
 FRONTEND_ROOT = Path(__file__).resolve().parent
 FRONTEND_FILES = ("index.html", "app.js", "style.css", "icon.svg")
-FRONTEND_DIRS = {"js": ".js", "locales": ".json"}
+FRONTEND_DIRS = {"js": ".js", "locales": ".json", "css": ".css"}
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
