@@ -100,7 +100,7 @@ async function main() {
   /** @type {HTMLElement} */ (document.getElementById("settings-button")).addEventListener("click", () => {
     settings.show({
       stun: local.get("stun"), lang: local.get("lang") || "auto", privacy: call.mesh.relayOnly,
-      turn: hasTurnServer(call.iceServers()),
+      turn: hasTurnServer(call.iceServers()), servers: call.iceServers(),
     });
   });
   settings.addEventListener(Events.UI_SETTINGS, async (event) => {

@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
@@ -22,6 +22,10 @@ GUI_DEFAULT_TOKEN = "123"
 MIN_STRONG_TOKEN = 8  # characters; shorter tokens get the weak-token warning
 TUNNELS = ("none", "localhost.run", "cloudflared")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+DEFAULT_TURN_PORT = 3478
+DEFAULT_TURN_TTL = 24 * 3600
+MIN_TURN_TTL = 60
+MAX_TURN_TTL = 48 * 3600
 
 
 class ConfigError(ValueError):
@@ -67,6 +71,14 @@ class Config:
     sound_check_sessions: int = 4
     sound_check_seconds: float = 120.0
     sound_check_interval: float = 1.0
+    # Calls between networks (STUN/TURN): checked by validate_relay(), used by turn.py.
+    stun: str | None = None  # None: automatic (a public STUN server while a public link is on); "none": off
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = field(default=None, repr=False)
+    turn_ttl: int = DEFAULT_TURN_TTL
+    turn: bool = False
+    turn_port: int = DEFAULT_TURN_PORT
+    turn_external_ip: str | None = None
 
     def with_changes(self, **changes: Any) -> "Config":
         """A copy with some fields replaced, validated again."""
@@ -202,7 +214,7 @@ def validate(config: Config) -> Config:
         if config.host != "localhost":
             raise ConfigError(f"--host must be an IP address such as 127.0.0.1, not {config.host!r}") from None
     validate_sound_check(config)
-    return config
+    return validate_relay(config)
 
 
 def validate_sound_check(config: Config) -> None:
@@ -223,6 +235,7 @@ def from_environment(env: Mapping[str, str], *, token: str | None = None, **over
     """
     chosen = token or env.get("ROOM_TOKEN") or overrides.pop("default_token", None) or generate_token()
     overrides.pop("default_token", None)
+    settings = {**relay_environment(env), **{key: value for key, value in overrides.items() if value is not None}}
     return validate(Config(
         token=chosen,
         allowed_origins=parse_origins(env.get("ALLOWED_ORIGINS", "")),
@@ -231,5 +244,87 @@ def from_environment(env: Mapping[str, str], *, token: str | None = None, **over
         admin_status=parse_bool("ADMIN_STATUS", env.get("ADMIN_STATUS", "")),
         status_secret=env.get("STATUS_SECRET") or None,
         trusted_proxies=parse_proxies(env.get("TRUSTED_PROXIES", "")),
-        **{key: value for key, value in overrides.items() if value is not None},
+        **settings,
     ))
+
+
+# -- calls between networks: STUN and TURN ---------------------------------------------------
+
+_HOST = r"(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)"
+STUN_URL_PATTERN = re.compile(rf"stuns?:{_HOST}(?::(\d{{1,5}}))?")
+TURN_URL_PATTERN = re.compile(rf"(turns?):{_HOST}(?::(\d{{1,5}}))?(?:\?transport=(udp|tcp))?")
+
+
+def _port_ok(text: str | None) -> bool:
+    return text is None or 1 <= int(text) <= 65535
+
+
+def is_stun_url(url: str) -> bool:
+    """stun:host[:port] or stuns:host[:port] (RFC 7064)."""
+    match = STUN_URL_PATTERN.fullmatch(url)
+    return match is not None and _port_ok(match.group(1))
+
+
+def is_turn_url(url: str) -> bool:
+    """turn:host[:port][?transport=udp|tcp] or turns:host[:port][?transport=tcp] (RFC 7065)."""
+    match = TURN_URL_PATTERN.fullmatch(url)
+    return match is not None and _port_ok(match.group(2)) and not (
+        match.group(1) == "turns" and match.group(3) == "udp")
+
+
+def relay_environment(env: Mapping[str, str]) -> dict[str, Any]:
+    """The STUN/TURN settings found in the environment (STUN_URL, TURN_URLS, TURN_SECRET, TURN_TTL)."""
+    settings: dict[str, Any] = {}
+    if env.get("STUN_URL", "").strip():
+        settings["stun"] = env["STUN_URL"].strip()
+    urls = tuple(part.strip() for part in env.get("TURN_URLS", "").split(",") if part.strip())
+    if urls:
+        settings["turn_urls"] = urls
+    if env.get("TURN_SECRET"):
+        settings["turn_secret"] = env["TURN_SECRET"]
+    ttl = env.get("TURN_TTL", "").strip()
+    if ttl:
+        try:
+            settings["turn_ttl"] = int(ttl)
+        except ValueError:
+            raise ConfigError(f"TURN_TTL must be a whole number of seconds, not {ttl[:20]!r}") from None
+    return settings
+
+
+def validate_relay(config: Config) -> Config:
+    """Check the STUN/TURN settings; raise ConfigError naming the first bad one."""
+    stun = config.stun
+    if stun is not None:
+        stun = stun.strip()
+        if stun.lower() == "none":
+            stun = "none"
+        elif not is_stun_url(stun):
+            raise ConfigError(f"--stun (STUN_URL) must be a URL such as stun:stun.example.org:3478, or none; "
+                              f"not {stun[:60]!r}")
+    for url in config.turn_urls:
+        if not is_turn_url(url):
+            raise ConfigError(f"TURN_URLS entry {url[:60]!r} is not a TURN URL such as "
+                              "turn:turn.example.org:3478 or turn:turn.example.org:443?transport=tcp")
+    if config.turn_urls and not config.turn_secret:
+        raise ConfigError("TURN_URLS needs TURN_SECRET: the TURN server's shared secret (coturn's static-auth-secret)")
+    if config.turn_secret and not config.turn_urls:
+        raise ConfigError("TURN_SECRET needs TURN_URLS: the turn: URLs of the server that secret belongs to")
+    if not MIN_TURN_TTL <= config.turn_ttl <= MAX_TURN_TTL:
+        raise ConfigError(f"TURN_TTL must be from {MIN_TURN_TTL} to {MAX_TURN_TTL} seconds (48 h), "
+                          f"not {config.turn_ttl}")
+    if config.turn and config.turn_urls:
+        raise ConfigError("--turn and TURN_URLS exclude each other: --turn runs a TURN server here, "
+                          "TURN_URLS points at another one")
+    if not 1 <= config.turn_port <= 65535:
+        raise ConfigError(f"--turn-port must be between 1 and 65535, not {config.turn_port}")
+    if config.turn and config.turn_port == config.port:
+        raise ConfigError(f"--turn-port {config.turn_port} is also the web server's --port; choose another")
+    if config.turn_external_ip is not None:
+        if not config.turn:
+            raise ConfigError("--turn-external-ip goes with --turn")
+        try:
+            ipaddress.ip_address(config.turn_external_ip)
+        except ValueError:
+            raise ConfigError(f"--turn-external-ip must be an IP address such as 203.0.113.7, "
+                              f"not {config.turn_external_ip[:60]!r}") from None
+    return config if stun == config.stun else replace(config, stun=stun)

@@ -27,6 +27,8 @@ from access import (HOST_REFUSAL, NO_HOST_REFUSAL, UNKNOWN_TUNNEL_CLIENT, USED, 
                     OneTimeLinks, ProxyPolicy, WrongTokens, tunnel_client)
 from config import Config
 from names import MAX_NAME, name_key, name_problem
+from coturn import CoturnError
+from turn import Relay
 
 logger = logging.getLogger(__name__)
 
@@ -266,8 +268,11 @@ class Room:
     def __init__(self, capacity: int, ice_servers: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
                  *, rate_limit: RateLimit = RateLimit(), clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time, grace: float = 30.0,
-                 echo: EchoHandler | None = None, echo_interval: float = 1.0) -> None:
+                 echo: EchoHandler | None = None, echo_interval: float = 1.0,
+                 ice_servers_for: Callable[[str], list[dict[str, Any]]] | None = None) -> None:
         self.capacity = capacity
+        # Per-participant ICE servers (TURN credentials are minted for each one) win over the fixed list.
+        self.ice_servers_for = ice_servers_for
         self.grace = grace
         self.echo = echo
         self.echo_interval = echo_interval
@@ -324,7 +329,8 @@ class Room:
         member.address = address
         peer.send({"type": "hello", "version": PROTOCOL_VERSION, "id": member.id, "resume": member.secret,
                    "resumed": resumed, "roster": self.roster(),
-                   "capacity": self.capacity, "iceServers": self.ice_servers})
+                   "capacity": self.capacity,
+                   "iceServers": self.ice_servers_for(member.id) if self.ice_servers_for else self.ice_servers})
         if member.joined:
             self._broadcast_roster()
         return member.id
@@ -903,6 +909,7 @@ async def status_handler(request: web.Request) -> web.Response:
         "capacity": room.capacity,
         "uptime_s": round(time.monotonic() - state.started, 1),
         "messages_relayed": room.messages_relayed,
+        **({"turn": state.relay.status} if state.relay is not None and state.relay.status else {}),
     })
 
 
@@ -950,6 +957,7 @@ class ServerState:
     started: float = field(default_factory=time.monotonic)
     sockets: set[SocketPeer] = field(default_factory=set)
     per_address: dict[str, int] = field(default_factory=dict)
+    relay: Relay | None = None
 
 
 STATE = web.AppKey("state", ServerState)
@@ -980,13 +988,15 @@ async def stop_echo(app: web.Application) -> None:
         await echo.close()
 
 
-def create_app(config: Config, *, frontend_root: Path = FRONTEND_ROOT) -> web.Application:
+def create_app(config: Config, *, frontend_root: Path = FRONTEND_ROOT, relay: Relay | None = None) -> web.Application:
     """The aiohttp application: routes, security headers and shutdown hook."""
     app = web.Application(client_max_size=64 * 1024, middlewares=[host_guard])
     app[STATE] = ServerState(
         config=config,
         room=Room(config.capacity, config.ice_servers, rate_limit=RateLimit.per_second(config.rate_limit),
-                  grace=config.resume_grace, echo=make_echo(config), echo_interval=config.sound_check_interval),
+                  grace=config.resume_grace, echo=make_echo(config), echo_interval=config.sound_check_interval,
+                  ice_servers_for=relay.ice_servers_for if relay is not None else None),
+        relay=relay,
         hosts=HostPolicy(config.host, allowed_hosts=config.allowed_hosts, allowed_origins=config.allowed_origins,
                          machine_addresses=lan_addresses() if config.host in WILDCARD_HOSTS else ()),
         auth_failures=WrongTokens(free=config.wrong_token_free, window=config.wrong_token_window,
@@ -1022,9 +1032,10 @@ ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs'
 class CallServer:
     """Runs the app on a TCP port. start() and stop() may alternate any number of times."""
 
-    def __init__(self, config: Config, *, frontend_root: Path = FRONTEND_ROOT) -> None:
+    def __init__(self, config: Config, *, frontend_root: Path = FRONTEND_ROOT, relay: Relay | None = None) -> None:
         self.config = config
         self.frontend_root = frontend_root
+        self.relay = relay or Relay(config, public_link=self._public_link_active)
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self.port = config.port
@@ -1066,7 +1077,8 @@ class CallServer:
             ssl_context = self._ssl_context()
         except (OSError, ValueError, RuntimeError) as error:
             raise ServerError(str(error)) from None
-        app = create_app(self.config, frontend_root=self.frontend_root)
+        await self._start_relay()
+        app = create_app(self.config, frontend_root=self.frontend_root, relay=self.relay)
         runner = web.AppRunner(app, handle_signals=False, access_log_format=ACCESS_LOG_FORMAT,
                                shutdown_timeout=1.0)
         await runner.setup()
@@ -1076,6 +1088,7 @@ class CallServer:
             await site.start()
         except OSError as error:
             await runner.cleanup()
+            await self.relay.stop()
             if error.errno in (98, 48, 10048):
                 raise ServerError(f"port {self.config.port} on {self.config.host} is busy: another program "
                                   f"(or another Secret-Call) uses it; choose another with --port",
@@ -1091,6 +1104,17 @@ class CallServer:
                 raise ServerError(f"cannot open the tunnel's loopback port: {error.strerror or error}") from None
         self.app, self._runner = app, runner
         logger.info("listening on %s:%d", self.config.host, self.port)
+        await self.relay.check()
+
+    async def _start_relay(self) -> None:
+        try:
+            await self.relay.start()
+        except CoturnError as error:
+            raise ServerError(str(error), code=error.code) from None
+
+    def _public_link_active(self) -> bool:
+        """A tunnel's origin is allowed on /ws only while its public link is up."""
+        return self.app is not None and bool(self.app[STATE].origins.extra)
 
     @staticmethod
     async def _listen_for_tunnel(runner: web.AppRunner, provider: str) -> int:
@@ -1117,6 +1141,7 @@ class CallServer:
         if runner is not None:
             await runner.cleanup()
             logger.info("stopped")
+        await self.relay.stop()
 
     def set_public_url(self, url: str | None) -> None:
         """The tunnel's public URL, or None while it is down: its host and origin are allowed, the old one's no more."""

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageTk
 
 from async_runner import AsyncRunner
 from config import GUI_DEFAULT_TOKEN, TUNNELS, Config, ConfigError, generate_token, is_weak_token
+from gui_relay import RELAY_STRINGS, RelayPanel, relay_error_text
 
 logger = logging.getLogger(__name__)
 
@@ -524,6 +525,7 @@ class HostInfo:
     local_url: str
     invite_url: str
     tunnel_error: str | None
+    relay_status: str | None = None
 
 
 class HostingSession:
@@ -561,7 +563,8 @@ class HostingSession:
             if provider != "none":
                 tunnel_error = await self._start_tunnel(server, provider)
             return HostInfo(port=server.port, capacity=config.capacity, local_url=server.local_url,
-                            invite_url=server.invite_url(), tunnel_error=tunnel_error)
+                            invite_url=server.invite_url(), tunnel_error=tunnel_error,
+                            relay_status=getattr(getattr(server, "relay", None), "status", None))
 
     async def _start_tunnel(self, server: Server, provider: str) -> str | None:
         if self._tunnel_factory is None:
@@ -650,10 +653,12 @@ class HostWindow:
                  tunnel_factory: TunnelFactory | None = None,
                  tunnel_problem: Callable[[str], str | None] = lambda provider: None,
                  language: str = "en", open_url: Callable[[str], Any] = webbrowser.open,
-                 ask_yes_no: Ask = messagebox.askyesno) -> None:
+                 ask_yes_no: Ask = messagebox.askyesno, turnserver_problem: str | None = None) -> None:
         self.root = root
         self.config = config
         self.runner = runner
+        self.language = language
+        self.turnserver_problem = turnserver_problem
         self.text = STRINGS[language]
         self.open_url = open_url
         self.ask_yes_no = ask_yes_no
@@ -775,15 +780,20 @@ class HostWindow:
         wrap_to_width(self.token_warning, inset=20)
         self.token_var.trace_add("write", lambda *_: self._token_changed())
 
-        self._caption(box, t["port"], 6)
-        port_row = ttk.Frame(box, style="Card.TFrame")
-        port_row.grid(row=7, column=0, sticky="w")
+        network = ttk.Frame(box, style="Card.TFrame")  # the port, and beside it the relay part
+        network.grid(row=6, column=0, sticky="w")
+        self._caption(network, t["port"], 0)
+        port_row = ttk.Frame(network, style="Card.TFrame")
+        port_row.grid(row=1, column=0, sticky="w")
         self.port_var = tk.StringVar(self.root, "")
         self.port_entry = ttk.Entry(port_row, textvariable=self.port_var, font=self.fonts.mono, width=7)
         self.port_entry.grid(row=0, column=0)
         self.host_label = ttk.Label(port_row, text=t["listen_on"].format(host=self.config.host),
                                     style="Muted.Card.TLabel")
         self.host_label.grid(row=0, column=1, padx=(10, 0))
+        self.relay_panel = RelayPanel(network, 1, config=self.config, language=self.language,
+                                      turnserver_problem=self.turnserver_problem, mono=self.fonts.mono,
+                                      palette=Palette)
 
     def _build_public_settings(self, parent: ttk.Frame) -> None:
         t = self.text
@@ -862,6 +872,7 @@ class HostWindow:
         self.invite_qr.grid(row=0, column=0, padx=(0, 28))
         self.public_qr = QrCode(codes, t["qr_public"], t["qr_placeholder"])
         self.public_qr.grid(row=0, column=1)
+        self.relay_panel.attach_status(box, 10, wraplength=LINK_WRAP)
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -875,6 +886,7 @@ class HostWindow:
             self.capacity_var.set(str(config.capacity))
         if config.tunnel in PROVIDERS and not self._tunnel_problems.get(config.tunnel):
             self.tunnel_var.set(config.tunnel)
+        self.relay_panel.load(config)
         self._token_changed()
         self._capacity_changed()
 
@@ -922,8 +934,8 @@ class HostWindow:
             port = 0
         if not 1 <= port <= 65535:
             raise ConfigError(self.text["bad_port"])
-        return self.config.with_changes(token=self.token_var.get().strip(), capacity=capacity, port=port,
-                                        tunnel=self.tunnel_var.get())
+        return self.relay_panel.apply(self.config.with_changes(token=self.token_var.get().strip(), capacity=capacity,
+                                                               port=port, tunnel=self.tunnel_var.get()))
 
     # -- hosting -------------------------------------------------------------------------------
 
@@ -953,9 +965,11 @@ class HostWindow:
                 config = config.with_changes(tunnel="none")
         self._set_phase(STARTING)
         self._show_status(self.text["starting"])
-        self._submit(self.session.start(config, provider), lambda future: self._started(future, provider, note))
+        self._submit(self.session.start(config, provider),
+                     lambda future: self._started(future, provider, note, config))
 
-    def _started(self, future: concurrent.futures.Future[HostInfo], provider: str, note: str | None) -> None:
+    def _started(self, future: concurrent.futures.Future[HostInfo], provider: str, note: str | None,
+                 config: Config) -> None:
         try:
             info = future.result()
         except Exception as error:  # ServerError, ConfigError or worse: the window says it, not only the console
@@ -964,7 +978,8 @@ class HostWindow:
             if getattr(error, "code", None) == "port-busy":
                 message = self.text["port_busy"].format(port=self.port_var.get())
             else:
-                message = str(error) or type(error).__name__
+                message = (relay_error_text(error, self.language, self.relay_panel.port_var.get())
+                           or str(error) or type(error).__name__)
             self._show_status(message, "error")
             return
         self.info = info
@@ -974,6 +989,7 @@ class HostWindow:
         self.invite_link.show(info.invite_url)
         self.invite_qr.show(info.invite_url)
         self._show_participants(0)
+        self.relay_panel.hosting(config, info.relay_status)
         if info.tunnel_error:
             self.tunnel_status_var.set(t["tunnel_failed"].format(error=info.tunnel_error))
             self._show_status(t["tunnel_failed"].format(error=info.tunnel_error), "error")
@@ -1016,11 +1032,13 @@ class HostWindow:
         self.invite_qr.show(None)
         self._show_public(None, None, force=True)
         self.tunnel_status_var.set(self.text["public_off"])
+        self.relay_panel.clear()
 
     def _show_public(self, url: str | None, invite: str | None, force: bool = False) -> None:
         if self.phase != HOSTING and not force:
             return
         self.public_url, self.public_invite = url, invite
+        self.relay_panel.set_public(bool(invite))
         self.public_link.show(invite)
         self.public_qr.show(invite)
         if invite:
@@ -1062,6 +1080,7 @@ class HostWindow:
         field_state = ["!disabled"] if editable else ["disabled"]
         for widget in (self.pair_radio, self.group_radio, self.token_entry, self.generate_button, self.port_entry):
             widget.state(field_state)
+        self.relay_panel.set_editable(editable)
         group = editable and self.mode_var.get() == "group"
         self.capacity_spin.state(["!disabled"] if group else ["disabled"])
         self.capacity_label.state(["!disabled"] if group else ["disabled"])
@@ -1206,7 +1225,19 @@ def create_window(root: tk.Tk, config: Config, runner: AsyncRunner, *,
         return None
 
     return HostWindow(root, config, runner, server_factory=CallServer, tunnel_factory=tunnel_module.Tunnel,
-                      tunnel_problem=tunnel_problem, language=language)
+                      tunnel_problem=tunnel_problem, language=language,
+                      turnserver_problem=turnserver_problem(env, language))
+
+
+def turnserver_problem(env: Mapping[str, str], language: str) -> str | None:
+    """Why "Run my own" relay cannot work here (coturn missing), or None."""
+    from coturn import CoturnError, find_turnserver
+
+    try:
+        find_turnserver(env.get("PATH"))
+    except CoturnError:
+        return RELAY_STRINGS[language]["relay_missing"]
+    return None
 
 
 def install_signal_handlers(window: HostWindow) -> Callable[[], None]:

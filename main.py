@@ -11,9 +11,10 @@ import signal
 import sys
 from typing import Sequence
 
-from config import (DEFAULT_PORT, GUI_DEFAULT_TOKEN, LOG_LEVELS, MIN_STRONG_TOKEN, TUNNELS, Config, ConfigError,
-                    from_environment, is_weak_token)
+from config import (DEFAULT_PORT, DEFAULT_TURN_PORT, GUI_DEFAULT_TOKEN, LOG_LEVELS, MIN_STRONG_TOKEN, TUNNELS,
+                    Config, ConfigError, from_environment, is_weak_token)
 from core import CallServer, ServerError
+from turn import DEFAULT_STUN, stun_note
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,34 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--key", help="the private key (PEM) of --cert")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", dest="log_level")
     parser.add_argument("--log-file", dest="log_file", help="also log to this file, rotated at 1 MB (5 kept)")
+    add_relay_arguments(parser)
     return parser.parse_args(argv)
+
+
+# -- calls between networks (STUN/TURN, see turn.py) ---------------------------------------------
+
+def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("calls between networks")
+    group.add_argument("--stun", metavar="URL",
+                       help="STUN server for the pages (stun:host:port), or none (default: none locally, "
+                            f"{DEFAULT_STUN} while a public link is on; STUN_URL)")
+    group.add_argument("--turn", action="store_true",
+                       help="run a TURN relay here with coturn (for a host with a public address)")
+    group.add_argument("--turn-port", type=int, dest="turn_port", metavar="PORT",
+                       help=f"UDP and TCP port of --turn (default {DEFAULT_TURN_PORT})")
+    group.add_argument("--turn-external-ip", dest="turn_external_ip", metavar="IP",
+                       help="the public address of a host behind 1:1 NAT, for --turn")
+
+
+def relay_overrides(args: argparse.Namespace) -> dict[str, object]:
+    return dict(stun=args.stun, turn=args.turn or None, turn_port=args.turn_port,
+                turn_external_ip=args.turn_external_ip)
+
+
+def relay_lines(server: CallServer) -> list[str]:
+    """The banner's relay line: the self-test's result, when TURN is configured."""
+    status = server.relay.status
+    return [f"  TURN relay: {status}"] if status else []
 
 
 def configure_logging(level: str, log_file: str | None) -> None:
@@ -68,6 +96,7 @@ def banner(server: CallServer) -> str:
                if server.replaced_fingerprint else []),
              *([f"  Warning:  the room token is shorter than {MIN_STRONG_TOKEN} characters; anyone who "
                 "guesses it can join."] if is_weak_token(config.token) else []),
+             *relay_lines(server),
              "Send the invite link to the people you call. Press Ctrl+C to stop.", ""]
     return "\n".join(lines)
 
@@ -89,6 +118,9 @@ async def serve(config: Config) -> int:
             server.set_public_url(url)
             if url:
                 print(f"  Public:   {url}/\n  Public invite: {server.invite_url(url)}", flush=True)
+                note = stun_note(server.relay.stun_urls)
+                if note:
+                    print(f"  STUN:     {note}", flush=True)
 
         assert server.tunnel_port is not None
         tunnel = Tunnel(config.tunnel, server.tunnel_port, on_url=on_url,
@@ -125,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     headless = args.headless or not has_display()
     overrides = dict(host=args.host, port=args.port, capacity=args.capacity, tunnel=args.tunnel,
                      rate_limit=args.rate_limit, log_level=args.log_level, tls=args.tls or None,
-                     cert=args.cert, key=args.key, log_file=args.log_file)
+                     cert=args.cert, key=args.key, log_file=args.log_file, **relay_overrides(args))
     try:
         config = from_environment(os.environ, token=args.token,
                                   default_token=None if headless else GUI_DEFAULT_TOKEN, **overrides)

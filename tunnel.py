@@ -6,7 +6,6 @@ import asyncio
 import base64
 import binascii
 import codecs
-import contextlib
 import logging
 import os
 import re
@@ -15,6 +14,11 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from children import READ_SIZE as _READ_SIZE
+from children import end_process_group as _end_process_group
+from children import signal_group as _signal_group
+from children import keep_running, spawn_group
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +50,7 @@ _KEY_TYPE = re.compile(r"[a-z][a-z0-9@.-]*")
 _KEY_FORMAT = "(expected '<type> <base64>', e.g. 'ssh-ed25519 AAAA…')"
 
 _MAX_LINE = 8192  # a longer run without a line break is not a URL line
-_READ_SIZE = 4096
 _EXIT_POLL = 1.0  # seconds between checks that the process is still alive
-_KILL_AFTER = 2.0  # seconds between SIGTERM and SIGKILL
 
 
 class TunnelError(Exception):
@@ -167,26 +169,6 @@ class UrlScanner:
         return url
 
 
-def _signal_group(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signum)
-
-
-async def _end_process_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM the process group, SIGKILL whatever is left after a grace period, and reap the process."""
-    assert proc.stdout is not None
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        _signal_group(proc.pid, signum)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_KILL_AFTER):
-                # The pipe closes once no member of the group holds it any more.
-                while await proc.stdout.read(_READ_SIZE):
-                    pass
-                await proc.wait()
-    if proc.returncode is None:
-        logger.warning("tunnel process %d did not exit after SIGKILL", proc.pid)
-
-
 class Tunnel:
     """Runs ssh/cloudflared as a child process, parses its public URL, restarts it with backoff when it dies."""
 
@@ -298,24 +280,8 @@ class Tunnel:
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         self._status(f"starting {self._name} tunnel")
-        creating = asyncio.ensure_future(
-            asyncio.create_subprocess_exec(
-                *self._command,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so stop() reaches its children
-                env=self._env,
-            )
-        )
         try:
-            proc = await asyncio.shield(creating)
-        except asyncio.CancelledError:
-            # Cancelling asyncio's process creation midway can leave it waiting on a pipe
-            # that a child of the new process holds; let it finish, then end that group.
-            with contextlib.suppress(OSError):
-                await _end_process_group(await creating)
-            raise
+            proc = await spawn_group(self._command, self._env)
         except OSError as exc:
             raise TunnelError(f"could not start {self._name}: {exc.strerror or exc}") from exc
         logger.debug("%s tunnel started, pid %d", self.provider, proc.pid)
@@ -323,28 +289,9 @@ class Tunnel:
         return proc
 
     async def _supervise(self, proc: asyncio.subprocess.Process | None) -> None:
-        failures = 0
-        loop = asyncio.get_running_loop()
         try:
-            while True:
-                if proc is None:
-                    try:
-                        proc = await self._spawn()
-                    except TunnelError as exc:
-                        reason = str(exc)
-                if proc is not None:
-                    self._url_since = None
-                    code = await self._read_until_exit(proc)
-                    self._proc = proc = None
-                    self._set_url(None)
-                    if self._url_since is not None and loop.time() - self._url_since >= self._stable_after:
-                        failures = 0
-                    reason = f"tunnel process exited ({'code' if code >= 0 else 'signal'} {abs(code)})"
-                delay = self._backoff[min(failures, len(self._backoff) - 1)]
-                failures += 1
-                self._status(f"{reason}; restarting in {delay:g} s")
-                await asyncio.sleep(delay)
-                self._restarts += 1
+            await keep_running(proc, spawn=self._spawn, watch=self._watch, backoff=self._backoff,
+                               spawn_errors=(TunnelError,), restarting=self._restarting, restarted=self._restarted)
         except Exception:
             logger.exception("%s tunnel supervisor failed", self.provider)
             self._status("tunnel failed; see the log")
@@ -353,6 +300,22 @@ class Tunnel:
                 await _end_process_group(self._proc)
                 self._proc = None
             self._set_url(None)
+
+    async def _watch(self, proc: asyncio.subprocess.Process) -> tuple[str, bool]:
+        """Read the process's output until it exits; a run counts as stable once its URL held long enough."""
+        self._url_since = None
+        code = await self._read_until_exit(proc)
+        self._proc = None
+        self._set_url(None)
+        stable = (self._url_since is not None
+                  and asyncio.get_running_loop().time() - self._url_since >= self._stable_after)
+        return f"tunnel process exited ({'code' if code >= 0 else 'signal'} {abs(code)})", stable
+
+    def _restarting(self, reason: str, delay: float) -> None:
+        self._status(f"{reason}; restarting in {delay:g} s")
+
+    def _restarted(self) -> None:
+        self._restarts += 1
 
     async def _read_until_exit(self, proc: asyncio.subprocess.Process) -> int:
         assert proc.stdout is not None

@@ -1,7 +1,13 @@
 // @ts-check
-/** The settings dialog: an extra STUN server and the language, both kept in localStorage. */
+/**
+ * The settings dialog: an extra STUN server, privacy mode and the language, kept in localStorage;
+ * it also lists the STUN and TURN servers the call uses.
+ */
 import { Events, emit } from "./events.js";
 import { Modal } from "./modal.js";
+
+/** @typedef {import("./signaling.js").IceServer} IceServer */
+/** @typedef {{kind: "stun" | "turn", host: string, transports: string[]}} IceHost */
 
 /**
  * True for a STUN URL as RTCIceServer accepts it: stun: or stuns:, a host name, IPv4 or
@@ -15,8 +21,34 @@ export function isStunUrl(url) {
 }
 
 /**
- * @typedef {{stun: string, lang: string, privacy: boolean, turn?: boolean}} Settings
- *   lang is "auto", "en" or "ru"; privacy is relay-only mode; turn says whether a TURN server exists
+ * The STUN and TURN hosts that ICE servers name, credentials left out: one entry per kind and host,
+ * with the transports offered ("udp", "tcp", "tls"; STUN lists none).
+ * @param {IceServer[]} servers
+ * @returns {IceHost[]}
+ */
+export function iceHosts(servers) {
+  /** @type {Map<string, IceHost>} */
+  const hosts = new Map();
+  for (const server of servers) {
+    for (const url of Array.isArray(server.urls) ? server.urls : [server.urls]) {
+      const match = /^(stuns?|turns?):(\[[^\]]+\]|[^:?]+)(?::\d+)?(?:\?transport=(udp|tcp))?$/i.exec(String(url).trim());
+      if (!match) continue;
+      const scheme = match[1].toLowerCase();
+      const kind = scheme.startsWith("turn") ? "turn" : "stun";
+      const host = match[2].toLowerCase();
+      const entry = hosts.get(`${kind} ${host}`) || { kind, host, transports: [] };
+      const transport = scheme === "turns" ? "tls" : (match[3] || "udp").toLowerCase();
+      if (kind === "turn" && !entry.transports.includes(transport)) entry.transports.push(transport);
+      hosts.set(`${kind} ${host}`, entry);
+    }
+  }
+  return [...hosts.values()];
+}
+
+/**
+ * @typedef {{stun: string, lang: string, privacy: boolean, turn?: boolean, servers?: IceServer[]}} Settings
+ *   lang is "auto", "en" or "ru"; privacy is relay-only mode; turn says whether a TURN server exists;
+ *   servers are the ICE servers the call uses
  */
 
 export class SettingsDialog extends Modal {
@@ -30,6 +62,7 @@ export class SettingsDialog extends Modal {
     this.language = /** @type {HTMLSelectElement} */ (document.getElementById("language"));
     this.privacy = /** @type {HTMLInputElement} */ (document.getElementById("privacy-mode"));
     this.privacyHint = /** @type {HTMLElement} */ (document.getElementById("privacy-hint"));
+    this.hosts = /** @type {HTMLElement} */ (document.getElementById("ice-hosts"));
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.save();
@@ -46,8 +79,24 @@ export class SettingsDialog extends Modal {
     this.privacy.disabled = !settings.turn && !settings.privacy;
     this.privacyHint.dataset.i18n = settings.turn ? "privacyHint" : "privacyNoTurn";
     this.privacyHint.textContent = this.i18n.t(this.privacyHint.dataset.i18n);
+    this.showHosts(settings.servers || []);
     this.setError(false);
     this.open();
+  }
+
+  /**
+   * @private
+   * @param {IceServer[]} servers
+   */
+  showHosts(servers) {
+    const hosts = iceHosts(servers);
+    const items = hosts.map(({ kind, host, transports }) => this.i18n.t(kind === "turn" ? "iceTurn" : "iceStun",
+      { host, transports: transports.join(", ") }));
+    this.hosts.replaceChildren(...(items.length ? items : [this.i18n.t("iceNone")]).map((text) => {
+      const item = document.createElement("li");
+      item.textContent = text;
+      return item;
+    }));
   }
 
   /** @private */
