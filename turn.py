@@ -123,8 +123,11 @@ async def check_target(target: TurnTarget, username: str, credential: str, *, ti
             context.verify_mode = ssl.CERT_NONE
     try:
         async with asyncio.timeout(timeout):
-            infos = await asyncio.get_running_loop().getaddrinfo(host, target.port, type=socket.SOCK_DGRAM)
-            address = str(infos[0][4][0])
+            address = host
+            if target.transport == "udp":
+                # aioice's UDP client wants an address; over TCP the name stays, for TLS to check it.
+                infos = await asyncio.get_running_loop().getaddrinfo(host, target.port, type=socket.SOCK_DGRAM)
+                address = str(infos[0][4][0])
             transport, protocol = await aioice_turn.create_turn_endpoint(
                 _Allocation, (address, target.port), username, credential,
                 transport="udp" if target.transport == "udp" else "tcp", ssl=context)
@@ -281,6 +284,8 @@ class Relay:
         coturn, self.coturn = self.coturn, None
         if coturn is not None:
             await coturn.stop()
+            # Its secret, URLs and result go with it: the next hosting session starts a fresh one.
+            self.service, self.own_stun, self.check_result = None, None, None
 
     @property
     def status(self) -> str | None:

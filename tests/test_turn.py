@@ -21,6 +21,7 @@ from conftest import BROWSER_UA, ROOT, TOKEN
 from core import CallServer, Room, ServerError
 from coturn import DENIED_PEERS, CoturnServer, render_config
 from fakes import FakeClock, FakePeer
+from test_main import apps  # noqa: F401 (a fixture: main.py in a subprocess)
 from turn import DEFAULT_STUN, Relay, RelayCheck, TurnTarget, check_target, mint_credentials
 
 SECRET = "s3cret-of-the-TURN-server"
@@ -316,3 +317,65 @@ def test_turn_busy_port_exits_2_with_one_line() -> None:
     lines = [line for line in done.stderr.splitlines() if line.startswith("secret-call:")]
     assert lines == [f"secret-call: --turn-port {port} (TCP on 127.0.0.1) is busy: another program, perhaps "
                      "another TURN server, uses it; choose another with --turn-port"]
+
+
+# -- a public link brings the default STUN, headless -------------------------------------------------
+
+@pytest.mark.parametrize("stun_args, expected", [((), [{"urls": DEFAULT_STUN}]), (("--stun", "none"), [])])
+async def test_turn_public_link_gives_pages_the_default_stun(apps: Any, stun_args: tuple[str, ...],
+                                                             expected: list[dict[str, str]]) -> None:
+    port = free_port()
+    env = {"PATH": f"{ROOT / 'tests' / 'fakebin'}:/usr/bin:/bin",
+           "FAKE_TUNNEL_OUTPUT": str(ROOT / "tests" / "fixtures" / "tunnel" / "localhost_run.txt")}
+    app = await apps("--headless", "--port", str(port), "--token", TOKEN, "--tunnel", "localhost.run", *stun_args,
+                     env=env)
+    await app.read_until(b"Public invite:")
+    public = next(line.split()[-1] for line in app.output.decode().splitlines() if line.strip().startswith("Public:"))
+    auth = "auth." + base64.urlsafe_b64encode(TOKEN.encode()).decode().rstrip("=")
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(f"http://127.0.0.1:{port}/ws", protocols=("secret-call.v1", auth),
+                                      headers={"User-Agent": BROWSER_UA, "Origin": public.rstrip("/")}) as ws:
+            hello = await ws.receive_json(timeout=10)
+    assert hello["iceServers"] == expected
+    note = f"  STUN:     {DEFAULT_STUN} (Cloudflare's public STUN server: it sees each person's public IP address, "
+    assert (note in app.output.decode()) == bool(expected)
+
+
+class FakeCoturn:
+    """Stands in for CoturnServer: records how it was asked to run."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self.secret, self.tls, self.tls_port, self.running = "fake secret", False, 5349, False
+
+    async def start(self) -> None:
+        self.running = True
+
+    async def stop(self) -> None:
+        self.running = False
+
+
+@pytest.mark.parametrize("changes, address", [
+    ({"host": "0.0.0.0", "turn_external_ip": "203.0.113.7"}, "203.0.113.7"),
+    ({"host": "198.18.0.2"}, "198.18.0.2"),
+    ({"host": "localhost"}, "127.0.0.1"),
+    ({"host": "::1"}, "[::1]"),
+])
+async def test_turn_own_server_is_advertised_at_the_right_address(changes: dict[str, Any], address: str) -> None:
+    relay = Relay(Config(token="t", turn=True, turn_port=3479, **changes), coturn_factory=FakeCoturn)
+    await relay.start()
+    coturn = relay.coturn
+    assert isinstance(coturn, FakeCoturn) and coturn.running
+    assert coturn.options == {"host": changes["host"], "port": 3479, "external_ip": changes.get("turn_external_ip"),
+                              "cert": None, "key": None}
+    stun, turn = relay.ice_servers_for("3f9a01bc")
+    assert stun == {"urls": f"stun:{address}:3479"}
+    assert turn["urls"] == [f"turn:{address}:3479?transport=udp", f"turn:{address}:3479?transport=tcp"]
+    username, credential = mint_credentials("fake secret", "3f9a01bc", 24 * 3600, float(username_time(turn)))
+    assert (turn["username"], turn["credential"]) == (username, credential)
+    await relay.stop()
+    assert not coturn.running and relay.coturn is None
+
+
+def username_time(server: dict[str, Any]) -> int:
+    return int(server["username"].split(":")[0]) - 24 * 3600

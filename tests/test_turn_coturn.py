@@ -285,3 +285,20 @@ async def test_turn_docs_coturn_conf_works_with_turn_urls(tmp_path: Path) -> Non
     finally:
         proc.terminate()
         await proc.wait()
+
+
+async def test_turn_tls_self_test_checks_the_certificate_name(coturn: Callable[..., Any], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """turns: in TURN_URLS is checked like a browser would: a trusted certificate for the URL's host name."""
+    import tls
+
+    cert_pem, key_pem = tls.make_certificate({"localhost"}, set())
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_bytes(cert_pem)
+    key.write_bytes(key_pem)
+    server = await coturn(cert=str(cert), key=str(key), tls_port=free_port())
+    target = TurnTarget.parse(f"turns:localhost:{server.tls_port}?transport=tcp")
+    username, credential = mint_credentials(server.secret, "3f9a01bc", 600, 2e9)
+    assert await check_target(target, username, credential, timeout=5) == "TLS failed (CERTIFICATE_VERIFY_FAILED)"
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # now trusted, and it names localhost (no address)
+    assert await check_target(target, username, credential, timeout=5) is None
