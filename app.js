@@ -311,7 +311,11 @@ async function main() {
   const soundCheckPrivacy = () => soundPanel.setBlocked(
     call.mesh.relayOnly && call.client.state === "open" && !hasTurnServer(call.iceServers()) ? "privacy" : "");
   call.client.addEventListener(Events.HELLO, soundCheckPrivacy);
-  settings.addEventListener(Events.UI_SETTINGS, soundCheckPrivacy);
+  settings.addEventListener(Events.UI_SETTINGS, () => {
+    // A check that started before privacy mode was turned on is not relay-only: end it.
+    if (call.mesh.relayOnly && soundCheck.state !== "idle") soundCheck.stop();
+    soundCheckPrivacy();
+  });
   soundPanel.addEventListener(Events.UI_SOUND_CHECK_STOP, () => soundCheck.stop());
   soundCheck.addEventListener(Events.SOUND_CHECK_STATE, (event) => {
     const { state, error } = /** @type {CustomEvent} */ (event).detail;

@@ -163,6 +163,10 @@ class Probe:
     async def _on_error(self, message: dict[str, Any]) -> None:
         self.errors.append(message)
         logger.info("probe: server error %s", message.get("code"))
+        if message.get("code") == "name-taken" and not self.joined.is_set() and not self.name.endswith(self.id[:4]):
+            # Two probes (or a probe and a person) of one name: the probe takes its id's tag too.
+            self.name = f"{self.name} {self.id[:4]}"
+            await self.send({"type": "name", "name": self.name})
 
     async def _on_offer(self, message: dict[str, Any]) -> None:
         from aiortc import RTCSessionDescription

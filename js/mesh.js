@@ -104,7 +104,7 @@ class PeerLink {
     pc.onconnectionstatechange = () => {
       if (this.closed) return;
       this.state = pc.connectionState;
-      if (this.state === "connected") mesh.troubles.delete(id);
+      if (this.state === "connected") mesh.forgiveBadOffers(id);
       emit(mesh, Events.PEER_STATE, { id, state: mesh.isBroken(id) ? "broken" : this.state });
       this.recover();
     };
@@ -383,6 +383,15 @@ export class PeerMesh extends EventTarget {
   }
 
   /**
+   * A link to this peer works (or it left): its bad offers no longer count, no rebuild is pending.
+   * @param {string} id
+   */
+  forgiveBadOffers(id) {
+    clearTimeout(this.troubles.get(id)?.timer);
+    this.troubles.delete(id);
+  }
+
+  /**
    * True when a peer sent too many offers that could not be applied (see badOffer).
    * @param {string} id
    */
@@ -415,8 +424,7 @@ export class PeerMesh extends EventTarget {
 
   /** @param {string} id */
   remove(id) {
-    clearTimeout(this.troubles.get(id)?.timer);
-    this.troubles.delete(id);
+    this.forgiveBadOffers(id);
     const link = this.links.get(id);
     if (!link) return;
     link.close();

@@ -247,3 +247,18 @@ async def test_browser_abuse_privacy_mode_sound_check_is_relay_only(
     offer = next(m for m in sent if m.get("type") == "echo")["sdp"]
     kinds = {line.split()[7] for line in offer.splitlines() if line.startswith("a=candidate:")}
     assert kinds <= {"relay"}, f"privacy mode, yet the sound check offers {kinds} candidates"
+
+
+async def test_browser_abuse_turning_privacy_on_ends_a_direct_sound_check(
+        browser: Browser, start_server: Callable[..., RunningServer]) -> None:
+    server = start_server(ice_servers=({"urls": "turn:127.0.0.1:9", "username": "u", "credential": "p"},))
+    tab = await open_tab(browser, server.invite())
+    await tab.page.get_by_role("button", name="Sound check").click()
+    stop = tab.page.get_by_role("button", name="Stop sound check")
+    await expect(stop).to_have_attribute("aria-pressed", "true")
+    await tab.page.get_by_role("button", name="Settings").click()
+    await tab.page.get_by_label("Privacy mode: relay only").check()
+    await tab.page.get_by_role("button", name="Save").click()
+    await expect(tab.page.get_by_role("button", name="Sound check")).to_have_attribute("aria-pressed", "false")
+    await wait_for(lambda: server.call(lambda: not server.server.state.room.echo.sessions), timeout=CONNECT_TIMEOUT,
+                   message="the server's echo ends too")

@@ -66,6 +66,7 @@ async def test_probe_full_call_and_wrong_token_are_clear_errors(start_server: An
     first, second = Probe(server.invite()), Probe(server.invite())
     await first.join()
     await second.join()
+    assert (first.name, second.name) == ("probe", f"probe {second.id[:4]}"), "one name per call"
     third = Probe(server.invite())
     with pytest.raises(ProbeError, match="full"):
         await third.join(timeout=2)
