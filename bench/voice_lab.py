@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import secrets
+import signal
 import tempfile
 import time
 from dataclasses import dataclass
@@ -115,6 +116,11 @@ class Lab:
 
         from tests.conftest import CHROMIUM_ARGS
 
+        # SIGTERM cancels the run like Ctrl-C does, so the namespace is removed on the way out.
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        if task is not None:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signal.SIGTERM, task.cancel)
         handle, name = tempfile.mkstemp(prefix="voice-speech-", suffix=".wav")
         os.close(handle)
         self.speech_file = write_wav(Path(name), speech())
@@ -139,6 +145,8 @@ class Lab:
         finally:
             self.ns.remove()
             self.speech_file.unlink(missing_ok=True)
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGTERM)
 
     async def participants(self) -> int:
         assert self.server is not None
