@@ -428,14 +428,16 @@ async def test_access_open_page_trades_the_code_and_warns_when_it_was_used(
     link = server.one_time_link(server.invite_url())
     page = await browser.new_page()
     await page.goto(link)
-    await page.wait_for_url(f"{server.local_url}", timeout=20_000)
-    assert "#" not in page.url, "the invite page takes the token out of the address bar"
-    token = await page.evaluate("sessionStorage.getItem('secret-call.token')")
-    assert token == TOKEN
+    await page.wait_for_url(lambda url: url.startswith(server.local_url) and "open.html" not in url,
+                            wait_until="commit", timeout=60_000)
+    stored = await wait_for(lambda: page.evaluate("() => sessionStorage.getItem('secret-call.token')"),
+                            timeout=60, message="the invite page to take the token")
+    assert stored == TOKEN
+    assert page.url == server.local_url, "the invite page took the token out of the address bar"
     again = await browser.new_page()
     await again.goto(link)
     title = again.locator("#open-title")
-    await title.filter(has_text="already used").wait_for(timeout=20_000)
+    await title.filter(has_text="already used").wait_for(timeout=60_000)
     assert "another user of this computer" in await again.locator("#open-text").inner_text()
     await again.screenshot(path=str(artifacts / "open-used.png"))
     await page.close()
