@@ -11,7 +11,7 @@ run: setup
 
 setup: $(VENV)/.runtime
 
-setup-dev: $(VENV)/.dev system-deps
+setup-dev: system-deps $(VENV)/.dev
 
 test: setup-dev
 	$(PY) -m pytest $(PYTEST_ARGS)

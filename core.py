@@ -1113,8 +1113,8 @@ class CallServer:
             raise ServerError(str(error), code=error.code) from None
 
     def _public_link_active(self) -> bool:
-        """A tunnel's origin is allowed on /ws only while its public link is up."""
-        return self.app is not None and bool(self.app[STATE].origins.extra)
+        """A public link is up while the Host rule knows the tunnel's address."""
+        return self.app is not None and self.app[STATE].hosts.tunnel_origin is not None
 
     @staticmethod
     async def _listen_for_tunnel(runner: web.AppRunner, provider: str) -> int:

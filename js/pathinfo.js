@@ -13,7 +13,7 @@ import { hasTurnServer } from "./mesh.js";
  * networks block it); the mesh keeps retrying, and this clears when it connects.
  * @typedef {{id: string, path: PathKind | "", relayProtocol: string, unreachable: boolean, turn: boolean}} PathInfo
  */
-/** @typedef {{candidateType?: string, relayProtocol?: string}} CandidateStat */
+/** @typedef {{candidateType?: string, relayProtocol?: string, address?: string}} CandidateStat */
 
 /**
  * A link that has tried this long without ever connecting cannot connect. Chromium gives up on
@@ -39,8 +39,20 @@ const REFRESH_MS = 10000;
 export function classifyPair(local, remote) {
   const types = [local.candidateType, remote.candidateType];
   if (types.includes("relay")) return "relay";
-  if (types.includes("srflx") || types.includes("prflx")) return "stun";
+  if (types.includes("srflx")) return "stun";
+  // A peer-reflexive end is usually a NAT's mapping, but on one machine (a loopback local end) it
+  // is only a trickle race: the check arrived before the candidate. Chromium hides the address of
+  // a remote peer-reflexive candidate, so the local end decides then.
+  if (types.includes("prflx") && !isLoopback(local.address)) return "stun";
   return "direct";
+}
+
+/**
+ * A loopback address (127.0.0.0/8 or ::1).
+ * @param {string | undefined} address
+ */
+function isLoopback(address) {
+  return Boolean(address) && (/^127\./.test(address || "") || address === "::1");
 }
 
 /**

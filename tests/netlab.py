@@ -424,7 +424,7 @@ class CallServerProcess:
         # Only what the test sets: no setting of the host's environment (ICE_SERVERS, …) leaks in.
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
                "PYTHONUNBUFFERED": "1", "ALLOWED_ORIGINS": SERVER_ORIGIN,
-               "ALLOWED_HOSTS": f"{SERVER_IP}:{SERVER_PORT},{SERVER_IP}", **self.env}
+               "ALLOWED_HOSTS": SERVER_IP, **self.env}
         python = str(ROOT / ".venv" / "bin" / "python")
         self.process = self.lab.popen(self.lab.inet, [python, "main.py", "--headless", "--host", SERVER_IP,
                                                       "--port", str(SERVER_PORT), "--token", self.token],

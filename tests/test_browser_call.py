@@ -413,7 +413,7 @@ async def test_browser_call_insecure_origin_shows_the_https_notice(start_server:
     require_tool(CHROMIUM)
     from playwright.async_api import async_playwright
 
-    server = start_server()
+    server = start_server(allowed_hosts=("lan.example",))  # the Host rule answers only to names it knows
     url = server.invite().replace("127.0.0.1", "lan.example")
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(

@@ -205,7 +205,7 @@ async def test_turn_with_cert_also_offers_tls(tmp_path: Path) -> None:
     require_tool("turnserver")
     import tls
 
-    cert, key = tls.ensure_self_signed(tmp_path)
+    cert, key, _ = tls.ensure_self_signed(tmp_path)
     tls_port = free_port()
     config = Config(token=TOKEN, port=0, turn=True, turn_port=free_port(), cert=str(cert), key=str(key))
     relay = Relay(config, coturn_factory=lambda **options: CoturnServer(tls_port=tls_port, **options))
