@@ -56,6 +56,8 @@ const watched = new WeakSet();
  * @param {VoiceTuning} tuning
  */
 export function tuneConnection(pc, tuning = VOICE_TUNING) {
+  // Feature detection: a connection without transceivers (an old browser, a test double) is used as it is.
+  if (typeof pc.getTransceivers !== "function") return;
   if (!watched.has(pc)) {
     watched.add(pc);
     pc.addEventListener("signalingstatechange", () => {
