@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -145,3 +147,54 @@ async def browser() -> AsyncIterator[Any]:
 @pytest.fixture
 def ci() -> bool:
     return os.environ.get("CI") == "true"
+
+
+# -- the display ---------------------------------------------------------------------------------
+
+def _accepts(socket_path: str) -> bool:
+    with socket.socket(socket.AF_UNIX) as sock:
+        try:
+            sock.connect(socket_path)
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def xvfb() -> Iterator[str]:
+    """A private X server on the first free display number from :90, one for the whole run.
+
+    One per session on purpose: a Tk interpreter keeps its X connection after its windows are
+    destroyed, and Xlib exits the process (status 1, no traceback) when that server goes away."""
+    binary = require_tool("Xvfb")
+    for number in range(90, 190):
+        if os.path.exists(f"/tmp/.X{number}-lock") or os.path.exists(f"/tmp/.X11-unix/X{number}"):
+            continue
+        proc = subprocess.Popen([binary, f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: proc.poll() is not None or _accepts(f"/tmp/.X11-unix/X{number}"), timeout=10,
+                       message=f"Xvfb :{number} to accept connections")
+        except AssertionError:
+            proc.kill()
+            proc.wait()
+            raise
+        if proc.poll() is not None:
+            continue  # lost a race for this number to another X server
+        try:
+            yield f":{number}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return
+    pytest.fail("no free X display number between :90 and :189")
+
+
+@pytest.fixture
+def display(xvfb: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("DISPLAY", xvfb)
+    return xvfb

@@ -36,54 +36,6 @@ LHR_OUTPUT = ROOT / "tests" / "fixtures" / "tunnel" / "localhost_run.txt"
 LHR_URL = "https://8c2f41a9e0b7d3.lhr.life"
 
 
-# -- the display ---------------------------------------------------------------------------------
-
-def _accepts(socket_path: str) -> bool:
-    with socket.socket(socket.AF_UNIX) as sock:
-        try:
-            sock.connect(socket_path)
-        except OSError:
-            return False
-    return True
-
-
-@pytest.fixture(scope="module")
-def xvfb() -> Iterator[str]:
-    """A private X server on the first free display number from :90."""
-    binary = require_tool("Xvfb")
-    for number in range(90, 190):
-        if os.path.exists(f"/tmp/.X{number}-lock") or os.path.exists(f"/tmp/.X11-unix/X{number}"):
-            continue
-        proc = subprocess.Popen([binary, f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_until(lambda: proc.poll() is not None or _accepts(f"/tmp/.X11-unix/X{number}"), timeout=10,
-                       message=f"Xvfb :{number} to accept connections")
-        except AssertionError:
-            proc.kill()
-            proc.wait()
-            raise
-        if proc.poll() is not None:
-            continue  # lost a race for this number to another X server
-        try:
-            yield f":{number}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        return
-    pytest.fail("no free X display number between :90 and :189")
-
-
-@pytest.fixture
-def display(xvfb: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("DISPLAY", xvfb)
-    return xvfb
-
-
 # -- helpers -------------------------------------------------------------------------------------
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ import pytest
 import gui
 from conftest import require_tool
 from gui_relay import OFF, OWN, URLS, status_text
-from test_gui import Host, display, local_config, make_host, runner, screenshot, xvfb  # noqa: F401 (fixtures)
+from test_gui import Host, local_config, make_host, runner, screenshot  # noqa: F401 (fixtures)
 from test_turn_coturn import alive, free_port, turnserver_pids
 
 pytestmark = pytest.mark.gui
