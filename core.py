@@ -27,6 +27,7 @@ from access import (HOST_REFUSAL, NO_HOST_REFUSAL, UNKNOWN_TUNNEL_CLIENT, USED, 
                     OneTimeLinks, ProxyPolicy, WrongTokens, tunnel_client)
 from config import Config
 from names import MAX_NAME, name_key, name_problem
+from ports import address_in_use
 from coturn import CoturnError
 from turn import Relay
 
@@ -1089,7 +1090,7 @@ class CallServer:
         except OSError as error:
             await runner.cleanup()
             await self.relay.stop()
-            if error.errno in (98, 48, 10048):
+            if address_in_use(error):
                 raise ServerError(f"port {self.config.port} on {self.config.host} is busy: another program "
                                   f"(or another Secret-Call) uses it; choose another with --port",
                                   code="port-busy") from None

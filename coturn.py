@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from children import READ_SIZE, end_process_group, keep_running, spawn_group
+from ports import address_in_use
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def check_port_free(host: str, port: int, kinds: Sequence[int] = (socket.SOCK_DG
                 probe.bind((address, port))
             except OSError as error:
                 what = "UDP" if kind == socket.SOCK_DGRAM else "TCP"
-                if error.errno in (98, 48, 10048):
+                if address_in_use(error):
                     raise CoturnError(f"--turn-port {port} ({what} on {host}) is busy: another program, perhaps "
                                       "another TURN server, uses it; choose another with --turn-port",
                                       code="turn-port-busy") from None

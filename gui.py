@@ -57,7 +57,7 @@ STRINGS: dict[str, dict[str, str]] = {
                      "the call gets heavy on everyone's upload.",
         "port": "Port",
         "listen_on": "on {host}",
-        "bad_port": "The port must be a whole number from 1 to 65535.",
+        "bad_port": "The port must be a whole number from 0 (any free port) to 65535.",
         "token": "Room token",
         "generate": "Generate",
         "token_warning": "⚠  “123” is the placeholder token: anyone who guesses it can join. "
@@ -120,7 +120,7 @@ STRINGS: dict[str, dict[str, str]] = {
                      "тяжёлая нагрузка на исходящий канал у всех.",
         "port": "Порт",
         "listen_on": "на {host}",
-        "bad_port": "Порт должен быть целым числом от 1 до 65535.",
+        "bad_port": "Порт должен быть целым числом от 0 (любой свободный) до 65535.",
         "token": "Токен комнаты",
         "generate": "Сгенерировать",
         "token_warning": "⚠  «123» — токен по умолчанию: любой, кто его угадает, сможет войти. "
@@ -931,8 +931,8 @@ class HostWindow:
         try:
             port = int(self.port_var.get().strip())
         except ValueError:
-            port = 0
-        if not 1 <= port <= 65535:
+            port = -1
+        if not 0 <= port <= 65535:  # 0 picks a free port, as on the command line
             raise ConfigError(self.text["bad_port"])
         return self.relay_panel.apply(self.config.with_changes(token=self.token_var.get().strip(), capacity=capacity,
                                                                port=port, tunnel=self.tunnel_var.get()))

@@ -416,12 +416,25 @@ def test_window_short_token_is_warned_about_like_123(make_host: Callable[..., Ho
     assert window.status_var.get() == window.text["public_skipped"]
 
 
+def test_window_port_0_hosts_on_a_free_port_and_links_name_it(make_host: Callable[..., Host]) -> None:
+    host = make_host(local_config())
+    host.window.port_var.set("0")
+    port = host.start()
+    assert port != 0 and health(port) == 200
+    assert host.window.local_link.cget("text") == f"http://127.0.0.1:{port}/"
+    host.stop()
+    assert port_is_free(port)
+
+
 def test_window_bad_settings_show_an_error(make_host: Callable[..., Host]) -> None:
     host = make_host(local_config())
     window = host.window
     window.port_var.set("http")
     window.start_button.invoke()
-    assert window.phase == gui.IDLE and "1 to 65535" in window.status_var.get()
+    assert window.phase == gui.IDLE and "0 (any free port) to 65535" in window.status_var.get()
+    window.port_var.set("65536")
+    window.start_button.invoke()
+    assert window.phase == gui.IDLE and "0 (any free port) to 65535" in window.status_var.get()
     window.port_var.set(str(free_port()))
     window.group_radio.invoke()
     window.capacity_var.set("40")
