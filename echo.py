@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
 
-from core import UserError
+from room import UserError
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Record real SDP offers and answers from Chromium, Firefox and aiortc into tests/fixtures/sdp/.
 
-The server's SDP plausibility check (core.checked_sdp) is tested against these recordings, so
+The server's SDP plausibility check (room.checked_sdp) is tested against these recordings, so
 that it never refuses what a real browser sends. Run once per browser upgrade:
 
     .venv/bin/python scripts/capture_sdp.py

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import Room
+from room import Room
 
-# The least that passes the room's SDP check (core.checked_sdp); tests/fixtures/sdp/ has real ones.
+# The least that passes the room's SDP check (room.checked_sdp); tests/fixtures/sdp/ has real ones.
 SDP = ("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
        "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\n")
 

@@ -14,7 +14,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
-from core import Member, Room
+from room import Member, Room
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from conftest import BROWSER_UA, RunningServer, wait_for
-from core import UserError, clean_name
+from room import UserError, clean_name
 from fakes import SDP
 from probe import subprotocols
 from test_browser_call import CONNECT_TIMEOUT, CSP_PROBE, DESKTOP, READY, Tab

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from core import CLOSE_BROWSER_ONLY, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNAUTHORIZED, CLOSE_UNSUPPORTED, \
-    ERROR_MESSAGES, MAX_CHAT, MAX_FRAME, MAX_NAME, Room
+from core import MAX_FRAME
+from names import MAX_NAME
+from room import CLOSE_BROWSER_ONLY, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNAUTHORIZED, CLOSE_UNSUPPORTED, \
+    ERROR_MESSAGES, MAX_CHAT, Room
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md").read_text()
 SERVER_TYPES = {"hello", "roster", "full", "offer", "answer", "ice", "verify", "chat", "error", "browser-only", "echo",

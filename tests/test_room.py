@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core import CLOSE_POLICY, MAX_JSON_DEPTH, Room, RateLimit, clean_name, decode_json, UserError
+from room import CLOSE_POLICY, MAX_JSON_DEPTH, Room, RateLimit, clean_name, decode_json, UserError
 from fakes import SDP, FakeClock, FakePeer, connect
 
 
@@ -488,3 +488,13 @@ def test_room_sound_check_pace_zero_turns_it_off_and_resume_updates_the_address(
     assert room.connect(FakePeer(), (member_id, secret), address="192.0.2.99") == member_id
     send(room, member_id, {"type": "echo", "sdp": SDP})
     assert echo.offers[-1] == (member_id, "192.0.2.99")
+
+
+def test_room_module_imports_no_aiohttp() -> None:
+    """The room is pure logic: importing it (in a fresh interpreter) loads no aiohttp."""
+    import subprocess
+    import sys
+    code = "import sys, room; print(sorted(m for m in sys.modules if m.split('.')[0] == 'aiohttp'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

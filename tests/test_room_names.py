@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-import core
-from core import Room, clean_name
+import room as room_module
+from room import ERROR_MESSAGES, Room, UserError, clean_name
 from fakes import FakeClock, FakePeer, connect
 from names import name_key
 
@@ -57,7 +57,7 @@ def test_names_in_any_script_and_emoji_sequences_are_welcome(name: str) -> None:
 
 def test_names_the_joiner_only_counts_inside_an_emoji_sequence() -> None:
     for name in ("👍🏽\u200d", "\u200d👍", "a\u200d💻", "💻\u200da"):
-        with pytest.raises(core.UserError):
+        with pytest.raises(UserError):
             clean_name(name)
 
 
@@ -70,7 +70,7 @@ def test_names_equal_after_nfkc_and_case_folding_are_taken(first: str, second: s
     room = Room(3)
     a, _ = joined(room, first)
     b, peer_b = joined(room, second)
-    assert peer_b.last == {"type": "error", "code": "name-taken", "message": core.ERROR_MESSAGES["name-taken"]}
+    assert peer_b.last == {"type": "error", "code": "name-taken", "message": ERROR_MESSAGES["name-taken"]}
     assert names(room) == [first] and not room.members[b].joined
     send(room, b, {"type": "name", "name": "Someone else"})
     assert names(room) == [first, "Someone else"]
@@ -111,7 +111,7 @@ def test_names_a_dropped_participant_keeps_its_name_until_its_seat_expires() -> 
 
 def test_names_no_two_members_share_the_tag_of_four_hex_digits(monkeypatch: pytest.MonkeyPatch) -> None:
     drawn = iter(["abcd0001", "abcd0002", "abcdffff", "0123abcd"])
-    monkeypatch.setattr(core.secrets, "token_hex", lambda n: next(drawn))
+    monkeypatch.setattr(room_module.secrets, "token_hex", lambda n: next(drawn))
     room = Room(2)
     first, _ = connect(room)
     second, _ = connect(room)

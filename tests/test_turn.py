@@ -18,7 +18,8 @@ import pytest
 
 from config import Config, ConfigError, from_environment
 from conftest import BROWSER_UA, ROOT, TOKEN
-from core import CallServer, Room, ServerError
+from core import CallServer, ServerError
+from room import Room
 from coturn import DENIED_PEERS, CoturnServer, render_config
 from fakes import FakeClock, FakePeer
 from test_main import apps  # noqa: F401 (a fixture: main.py in a subprocess)
