@@ -547,6 +547,15 @@ class CallServer:
         assert self.app is not None, "the server is not running"
         return self.app[STATE]
 
+    @property
+    def participant_count(self) -> int:
+        """How many people are in the call now (0 while stopped)."""
+        return len(self.state.room.participants) if self.app is not None else 0
+
+    def watch_participants(self, watcher: Callable[[int], None]) -> None:
+        """Call `watcher(count)` on the server's loop whenever the roster changes (until the server stops)."""
+        self.state.room.roster_watchers.append(watcher)
+
     async def start(self) -> None:
         if self._runner is not None:
             return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import locale
 import logging
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from tkinter import font as tkfont
 from tkinter import messagebox, ttk
 from types import FrameType
-from typing import Any, Callable, Coroutine, Mapping, Protocol
+from typing import Any, Callable, Coroutine, Mapping
 
 import segno
 from PIL import Image, ImageDraw, ImageTk
@@ -25,13 +24,13 @@ from PIL import Image, ImageDraw, ImageTk
 from async_runner import AsyncRunner
 from config import GUI_DEFAULT_TOKEN, TUNNELS, Config, ConfigError, generate_token, is_weak_token
 from gui_relay import RELAY_STRINGS, RelayPanel, relay_error_text
+from hosting import HostInfo, Hosting, ServerFactory, TunnelFactory
 
 logger = logging.getLogger(__name__)
 
 MIN_GROUP = 3
 MAX_GROUP = 12
 HEAVY_MESH = 8
-POLL_MS = 500
 TICK_MS = 50
 COPIED_MS = 2500
 STOP_TIMEOUT = 10.0
@@ -482,141 +481,6 @@ class LinkLabel(ttk.Label):
             self._open_url(self.url)
 
 
-# -- the asyncio side -------------------------------------------------------------------------
-
-class Server(Protocol):
-    """What the window needs of core.CallServer."""
-
-    port: int
-    tunnel_port: int | None
-    running: bool
-    local_url: str
-    state: Any
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def invite_url(self, origin: str | None = None) -> str: ...
-
-    def set_public_url(self, url: str | None) -> None: ...
-
-    def one_time_link(self, target: str) -> str: ...
-
-
-class TunnelLike(Protocol):
-    """What the window needs of tunnel.Tunnel."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
-ServerFactory = Callable[[Config], Server]
-TunnelFactory = Callable[..., TunnelLike]
-
-
-@dataclass(frozen=True)
-class HostInfo:
-    """What the window shows once hosting has started."""
-
-    port: int
-    capacity: int
-    local_url: str
-    invite_url: str
-    tunnel_error: str | None
-    relay_status: str | None = None
-
-
-class HostingSession:
-    """The asyncio side of hosting: one server and at most one tunnel. Its coroutines run on the runner's loop.
-
-    Tunnel callbacks arrive on the loop too; the session hands the tunnel's address to the server (which
-    then answers to its host and origin), then reports the public invite through `on_public` (the window
-    marshals it to Tk).
-    """
-
-    def __init__(self, server_factory: ServerFactory, tunnel_factory: TunnelFactory | None,
-                 on_public: Callable[[str | None, str | None], None], on_tunnel_status: Callable[[str], None]) -> None:
-        self._server_factory = server_factory
-        self._tunnel_factory = tunnel_factory
-        self._on_public = on_public
-        self._on_tunnel_status = on_tunnel_status
-        self._server: Server | None = None
-        self._tunnel: TunnelLike | None = None
-        self._lock: asyncio.Lock | None = None
-
-    def _guard(self) -> asyncio.Lock:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        return self._lock
-
-    async def start(self, config: Config, provider: str) -> HostInfo:
-        """Start the server, then the tunnel; a tunnel failure leaves the server running and is reported."""
-        async with self._guard():
-            if self._server is not None:
-                raise RuntimeError("already hosting")
-            server = self._server_factory(config)
-            await server.start()
-            self._server = server
-            tunnel_error = None
-            if provider != "none":
-                tunnel_error = await self._start_tunnel(server, provider)
-            return HostInfo(port=server.port, capacity=config.capacity, local_url=server.local_url,
-                            invite_url=server.invite_url(), tunnel_error=tunnel_error,
-                            relay_status=getattr(getattr(server, "relay", None), "status", None))
-
-    async def _start_tunnel(self, server: Server, provider: str) -> str | None:
-        if self._tunnel_factory is None:
-            return "tunnel.py is missing"
-        try:
-            tunnel = self._tunnel_factory(provider, server.tunnel_port, on_url=self._url_changed,
-                                          on_status=self._status_changed)
-            self._tunnel = tunnel
-            await tunnel.start()
-        except Exception as error:  # TunnelError, or anything else the tunnel raises: show it, keep hosting
-            logger.warning("tunnel %s did not start: %s", provider, error)
-            self._tunnel = None
-            return str(error) or type(error).__name__
-        return None
-
-    def _url_changed(self, url: str | None) -> None:
-        server = self._server
-        if server is None or self._tunnel is None or not server.running:
-            return
-        server.set_public_url(url)
-        self._on_public(url, server.invite_url(url) if url else None)
-
-    def _status_changed(self, text: str) -> None:
-        if self._tunnel is not None:
-            self._on_tunnel_status(text)
-
-    async def stop(self) -> None:
-        """Stop the tunnel, then the server. Safe to call when nothing runs."""
-        async with self._guard():
-            tunnel, self._tunnel = self._tunnel, None
-            server, self._server = self._server, None
-            try:
-                if tunnel is not None:
-                    await tunnel.stop()
-            finally:
-                if server is not None:
-                    await server.stop()
-
-    async def one_time_link(self, url: str) -> str:
-        """What to hand the browser for `url`: a one-time local link when it carries the token."""
-        server = self._server
-        if "#token=" not in url or server is None or not server.running:
-            return url
-        return server.one_time_link(url)
-
-    async def participant_count(self) -> int:
-        server = self._server
-        if server is None or not server.running:
-            return 0
-        return len(server.state.room.participants)
-
-
 # -- the window ----------------------------------------------------------------------------------
 
 class Inbox:
@@ -664,18 +528,18 @@ class HostWindow:
         self.ask_yes_no = ask_yes_no
         self.inbox = Inbox(on_error=lambda error: root.report_callback_exception(type(error), error,
                                                                                  error.__traceback__))
-        self.session = HostingSession(server_factory, tunnel_factory,
-                                      on_public=lambda url, invite: self.inbox.post(self._show_public, url, invite),
-                                      on_tunnel_status=lambda text: self.inbox.post(self._show_tunnel_status, text))
+        self.session = Hosting(server_factory, tunnel_factory,
+                               on_public=lambda url, invite: self.inbox.post(self._show_public, url, invite),
+                               on_tunnel_status=lambda text: self.inbox.post(self._show_tunnel_status, text),
+                               on_participants=lambda count: self.inbox.post(self._participants_changed, count))
         self.phase = IDLE
         self.info: HostInfo | None = None
-        self.public_url: str | None = None
         self.public_invite: str | None = None
+        self._early_public: tuple[str | None, str | None] | None = None
         self.participant_count = 0
         self.closed = False
         self._shutdown_requested = False
         self._status_before = ("", "Status.TLabel")
-        self._poll_id: str | None = None
         self._tick_id: str | None = None
         self._copied_id: str | None = None
         self._tunnel_problems = {provider: tunnel_problem(provider) for provider in PROVIDERS}
@@ -975,6 +839,7 @@ class HostWindow:
         except Exception as error:  # ServerError, ConfigError or worse: the window says it, not only the console
             logger.warning("hosting did not start: %s", error)
             self._set_phase(IDLE)
+            self._early_public = None
             if getattr(error, "code", None) == "port-busy":
                 message = self.text["port_busy"].format(port=self.port_var.get())
             else:
@@ -999,7 +864,9 @@ class HostWindow:
                 self._show_status(note, "error")
             else:
                 self._show_status(t["status_hosting"].format(port=info.port), "ok")
-        self._poll_id = self.root.after(POLL_MS, self._poll)
+        early, self._early_public = self._early_public, None
+        if early is not None:
+            self._show_public(*early)
 
     def stop(self) -> None:
         if self.phase != HOSTING:
@@ -1020,9 +887,7 @@ class HostWindow:
             self._show_status(self.text["status_stopped"])
 
     def _clear_call(self) -> None:
-        if self._poll_id is not None:
-            self.root.after_cancel(self._poll_id)
-            self._poll_id = None
+        self._early_public = None
         self.info = None
         self.participant_count = 0
         self.participants_var.set(self.text["none"])
@@ -1035,9 +900,13 @@ class HostWindow:
         self.relay_panel.clear()
 
     def _show_public(self, url: str | None, invite: str | None, force: bool = False) -> None:
+        if self.phase == STARTING and not force:
+            # The tunnel can report its address before the start's own answer reaches Tk: keep it for _started.
+            self._early_public = (url, invite)
+            return
         if self.phase != HOSTING and not force:
             return
-        self.public_url, self.public_invite = url, invite
+        self.public_invite = invite
         self.relay_panel.set_public(bool(invite))
         self.public_link.show(invite)
         self.public_qr.show(invite)
@@ -1053,19 +922,9 @@ class HostWindow:
         if self.phase == HOSTING and not self.public_invite:
             self.tunnel_status_var.set(text)
 
-    def _poll(self) -> None:
-        self._poll_id = None
+    def _participants_changed(self, count: int) -> None:
         if self.phase == HOSTING:
-            self._submit(self.session.participant_count(), self._polled)
-
-    def _polled(self, future: concurrent.futures.Future[int]) -> None:
-        if self.phase != HOSTING:
-            return
-        try:
-            self._show_participants(future.result())
-        except Exception as error:
-            logger.debug("participant poll failed: %s", error)
-        self._poll_id = self.root.after(POLL_MS, self._poll)
+            self._show_participants(count)
 
     def _show_participants(self, count: int) -> None:
         self.participant_count = count
@@ -1182,10 +1041,10 @@ class HostWindow:
         if self.closed:
             return
         self.closed = True
-        for after_id in (self._poll_id, self._tick_id, self._copied_id):
+        for after_id in (self._tick_id, self._copied_id):
             if after_id is not None:
                 self.root.after_cancel(after_id)
-        self._poll_id = self._tick_id = self._copied_id = None
+        self._tick_id = self._copied_id = None
         try:
             self.root.withdraw()
         except tk.TclError:

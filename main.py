@@ -14,6 +14,7 @@ from typing import Sequence
 from config import (DEFAULT_PORT, DEFAULT_TURN_PORT, GUI_DEFAULT_TOKEN, LOG_LEVELS, MIN_STRONG_TOKEN, TUNNELS,
                     Config, ConfigError, from_environment, is_weak_token)
 from core import CallServer, ServerError
+from hosting import Hosting
 from turn import DEFAULT_STUN, stun_note
 
 logger = logging.getLogger(__name__)
@@ -102,43 +103,39 @@ def banner(server: CallServer) -> str:
 
 
 async def serve(config: Config) -> int:
-    """Run the server (and the tunnel, if asked) until SIGINT or SIGTERM."""
-    server = CallServer(config)
+    """Host (the server, and the tunnel if asked) until SIGINT or SIGTERM."""
+    from tunnel import Tunnel
+
+    servers: list[CallServer] = []
+
+    def make_server(config: Config) -> CallServer:
+        servers.append(CallServer(config))
+        return servers[-1]
+
+    def on_public(url: str | None, invite: str | None) -> None:
+        if url and invite:
+            print(f"  Public:   {url}/\n  Public invite: {invite}", flush=True)
+            note = stun_note(servers[-1].relay.stun_urls)
+            if note:
+                print(f"  STUN:     {note}", flush=True)
+
+    hosting = Hosting(make_server, Tunnel, on_public=on_public,
+                      on_tunnel_status=lambda text: logger.info("tunnel: %s", text))
     try:
-        await server.start()
+        info = await hosting.start(config, config.tunnel)
     except ServerError as error:
         print(f"secret-call: {error}", file=sys.stderr)
         return 2
-    print(banner(server), flush=True)
-    tunnel = None
-    if config.tunnel != "none":
-        from tunnel import Tunnel, TunnelError
-
-        def on_url(url: str | None) -> None:
-            server.set_public_url(url)
-            if url:
-                print(f"  Public:   {url}/\n  Public invite: {server.invite_url(url)}", flush=True)
-                note = stun_note(server.relay.stun_urls)
-                if note:
-                    print(f"  STUN:     {note}", flush=True)
-
-        assert server.tunnel_port is not None
-        tunnel = Tunnel(config.tunnel, server.tunnel_port, on_url=on_url,
-                        on_status=lambda text: logger.info("tunnel: %s", text))
-        try:
-            await tunnel.start()
-        except TunnelError as error:
-            print(f"secret-call: {error}", file=sys.stderr)
-            tunnel = None
+    print(banner(servers[-1]), flush=True)
+    if info.tunnel_error:
+        print(f"secret-call: {info.tunnel_error}", file=sys.stderr)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     print("Stopping…", flush=True)
-    if tunnel is not None:
-        await tunnel.stop()
-    await server.stop()
+    await hosting.stop()
     return 0
 
 

@@ -270,6 +270,8 @@ class Room:
         self.wall_clock = wall_clock
         self.members: dict[str, Member] = {}
         self.messages_relayed = 0
+        # Told the number of participants whenever the roster goes out (hosting.py pushes it to the window).
+        self.roster_watchers: list[Callable[[int], None]] = []
         self._join_counter = 0
         self._handlers: dict[str, Callable[[Member, dict[str, Any]], None]] = {
             "name": self._on_name,
@@ -538,3 +540,9 @@ class Room:
         out = Outgoing(type="roster", roster=self.roster())
         for other in list(self.members.values()):
             other.send(out)
+        count = len(out["roster"])
+        for watcher in list(self.roster_watchers):
+            try:
+                watcher(count)
+            except Exception:  # a listener's bug must not break the call
+                logger.exception("roster watcher failed")

@@ -557,6 +557,31 @@ def test_window_public_link_appears_and_is_allowed(make_host: Callable[..., Host
     assert window.public_link.url is None and window.public_qr.text is None
 
 
+class InstantTunnel:
+    """A tunnel whose address is known before its start() returns (as when ssh answers at once)."""
+
+    def __init__(self, provider: str, port: int, *, on_url: Callable[[str | None], None],
+                 on_status: Callable[[str], None]) -> None:
+        self.on_url = on_url
+
+    async def start(self) -> None:
+        self.on_url(LHR_URL)
+
+    async def stop(self) -> None:
+        return None
+
+
+def test_window_shows_a_public_link_that_came_before_the_start_finished(make_host: Callable[..., Host]) -> None:
+    host = make_host(local_config(token="instant-tunnel-token"), server_factory=CallServer,
+                     tunnel_factory=InstantTunnel)
+    window = host.window
+    window.tunnel_radios["localhost.run"].invoke()
+    host.start()
+    host.pump_until(lambda: window.public_link.url, timeout=10, message="the public link")
+    assert window.public_link.url.startswith(LHR_URL + "/#token=")
+    assert visible(window.copy_public_button)
+
+
 def test_window_public_origin_is_withdrawn_when_the_tunnel_drops(
         make_host: Callable[..., Host], client: AsyncRunner, monkeypatch: pytest.MonkeyPatch,
         tmp_path: Path, runner: AsyncRunner) -> None:
