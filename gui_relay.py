@@ -9,46 +9,13 @@ from tkinter import ttk
 from typing import Any
 
 from config import DEFAULT_TURN_PORT, Config, ConfigError
+from gui_strings import STRINGS
 from turn import DEFAULT_STUN, stun_urls
 
 logger = logging.getLogger(__name__)
 
 OFF, URLS, OWN = "off", "urls", "own"
 
-RELAY_STRINGS: dict[str, dict[str, str]] = {
-    "en": {
-        "relay": "Relay (TURN)",
-        "relay_off": "Off",
-        "relay_urls": "TURN_URLS",
-        "relay_own": "My own",
-        "relay_missing": "no coturn",
-        "relay_port": "port",
-        "bad_turn_port": "The relay port must be a whole number from 1 to 65535.",
-        "relay_status": "TURN relay: {status}",
-        "stun_public": "STUN: {url}, Cloudflare's public server. It sees each person's public IP address, "
-                       "nothing of the call.",
-        "stun_set": "STUN: {urls}.",
-        "turn-missing": "“My own” relay needs coturn: install the coturn package (apt install coturn).",
-        "turn-port-busy": "The relay port {port} is busy: another program (perhaps another TURN server) uses it. "
-                          "Choose another port.",
-    },
-    "ru": {
-        "relay": "Ретранслятор (TURN)",
-        "relay_off": "Выключен",
-        "relay_urls": "TURN_URLS",
-        "relay_own": "Свой",
-        "relay_missing": "нет coturn",
-        "relay_port": "порт",
-        "bad_turn_port": "Порт ретранслятора должен быть целым числом от 1 до 65535.",
-        "relay_status": "Ретранслятор TURN: {status}",
-        "stun_public": "STUN: {url}, публичный сервер Cloudflare. Он видит публичный IP-адрес каждого, "
-                       "но ничего из самого звонка.",
-        "stun_set": "STUN: {urls}.",
-        "turn-missing": "Для своего ретранслятора нужен coturn: установите пакет coturn (apt install coturn).",
-        "turn-port-busy": "Порт ретранслятора {port} занят другой программой (возможно, другим TURN-сервером). "
-                          "Выберите другой порт.",
-    },
-}
 # The self-test's words (turn.RelayCheck.text), as the Russian window says them.
 STATUS_WORDS_RU = (("working", "работает"), ("unreachable", "недоступен"), ("wrong secret", "неверный секрет"),
                    ("refused", "отказ"), ("TLS failed", "ошибка TLS"), ("checking…", "проверка…"))
@@ -65,7 +32,7 @@ def status_text(status: str, language: str) -> str:
 def relay_error_text(error: BaseException, language: str, port: str) -> str | None:
     """The window's message for a relay that did not start, or None for other errors."""
     code = getattr(error, "code", None)
-    template = RELAY_STRINGS[language].get(code) if isinstance(code, str) and code.startswith("turn-") else None
+    template = STRINGS[language].get(code) if isinstance(code, str) and code.startswith("turn-") else None
     return template.format(port=port) if template else None
 
 
@@ -87,7 +54,7 @@ class RelayPanel:
 
     def __init__(self, parent: ttk.Frame, column: int, *, config: Config, language: str,
                  turnserver_problem: str | None, mono: tkfont.Font, palette: Any) -> None:
-        self.text = RELAY_STRINGS[language]
+        self.text = STRINGS[language]
         self.language = language
         self.config = config
         t = self.text

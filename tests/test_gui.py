@@ -23,6 +23,8 @@ import pytest
 from PIL import Image, ImageGrab
 
 import gui
+import gui_strings
+import gui_theme
 from async_runner import AsyncRunner
 from config import GUI_DEFAULT_TOKEN, Config, from_environment
 from conftest import BROWSER_UA, ROOT, require_tool, wait_until
@@ -284,7 +286,7 @@ def test_gui_module_imports_no_aiohttp() -> None:
 
 
 def test_strings_same_keys_in_both_languages() -> None:
-    assert set(gui.STRINGS["en"]) == set(gui.STRINGS["ru"])
+    assert set(gui_strings.STRINGS["en"]) == set(gui_strings.STRINGS["ru"])
 
 
 @pytest.mark.parametrize("env, expected", [
@@ -295,11 +297,11 @@ def test_strings_same_keys_in_both_languages() -> None:
     ({"LANG": "de_DE.UTF-8"}, "en"),
 ])
 def test_choose_language_follows_override_then_locale(env: dict[str, str], expected: str) -> None:
-    assert gui.choose_language(env) == expected
+    assert gui_strings.choose_language(env) == expected
 
 
 def test_icon_is_a_rounded_gradient_square_with_a_white_phone() -> None:
-    icon = gui.draw_icon(64)
+    icon = gui_theme.draw_icon(64)
     assert icon.size == (64, 64) and icon.mode == "RGBA"
     assert icon.getpixel((0, 0))[3] == 0, "the corners are rounded off"
     red, green, blue, alpha = icon.getpixel((8, 8))
@@ -310,7 +312,7 @@ def test_icon_is_a_rounded_gradient_square_with_a_white_phone() -> None:
 
 
 def test_qr_code_renders_the_link() -> None:
-    picture = gui.render_qr("http://127.0.0.1:8790/#token=abc", 168)
+    picture = gui_theme.render_qr("http://127.0.0.1:8790/#token=abc", 168)
     assert 120 <= picture.width <= 168 and picture.width == picture.height
     assert picture.getpixel((0, 0)) == 0, "a finder pattern starts at the corner"
 
