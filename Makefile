@@ -11,7 +11,7 @@ run: setup
 
 setup: $(VENV)/.runtime
 
-setup-dev: system-deps $(VENV)/.dev
+setup-dev: system-deps $(VENV)/.dev node_modules/.installed
 
 test: setup-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -34,5 +34,10 @@ $(VENV)/.dev: requirements-dev.txt requirements-scan.txt requirements.txt $(VENV
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps httpobs==0.9.3
 	@touch $@
 
+# The TypeScript compiler for the type check (dev only; the page loads no npm package).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache
+	rm -rf $(VENV) node_modules artifacts .pytest_cache

@@ -124,7 +124,7 @@ _CLOSE = object()
 class SocketPeer:
     """The Room's Peer over an aiohttp WebSocket: a queue and one writer task keep frames in order."""
 
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None = None) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None = None) -> None:
         self.ws = ws
         self.transport = transport
         self.member_id = ""

@@ -142,7 +142,8 @@ class CoturnServer:
         self.host = host
         self.port = port
         self.external_ip = external_ip
-        self.cert, self.key = (cert, key) if cert and key else (None, None)
+        self.cert: str | None = cert if cert and key else None
+        self.key: str | None = key if cert and key else None
         self.tls_port = tls_port
         self.allowed_peers = tuple(allowed_peers)
         self.secret = secrets.token_urlsafe(32)

@@ -80,8 +80,9 @@ class HostWindow:
         self.text = STRINGS[language]
         self.open_url = open_url
         self.ask_yes_no = ask_yes_no
-        self.inbox = Inbox(on_error=lambda error: root.report_callback_exception(type(error), error,
-                                                                                 error.__traceback__))
+        def report(error: Exception) -> None:
+            root.report_callback_exception(type(error), error, error.__traceback__)
+        self.inbox = Inbox(on_error=report)
         self.session = Hosting(server_factory, tunnel_factory,
                                on_public=lambda url, invite: self.inbox.post(self._show_public, url, invite),
                                on_tunnel_status=lambda text: self.inbox.post(self._show_tunnel_status, text),
@@ -101,7 +102,7 @@ class HostWindow:
         self.fonts = apply_theme(root)
         root.title(self.text["title"])
         self._icons = [ImageTk.PhotoImage(draw_icon(size), master=root) for size in (64, 32, 16)]
-        root.iconphoto(True, *self._icons)
+        root.iconphoto(True, *(str(icon) for icon in self._icons))  # Tk takes image names
         root.protocol("WM_DELETE_WINDOW", self.request_close)
         self._build()
         self._load_settings(config)
@@ -123,7 +124,7 @@ class HostWindow:
         header.grid(row=0, column=0, sticky="ew")
         header.columnconfigure(1, weight=1)
         self._logo = ImageTk.PhotoImage(draw_icon(44), master=root)
-        tk.Label(header, image=self._logo, bd=0, background=Palette.CARD).grid(row=0, column=0, rowspan=2,
+        tk.Label(header, image=str(self._logo), bd=0, background=Palette.CARD).grid(row=0, column=0, rowspan=2,
                                                                                padx=(0, 14))
         ttk.Label(header, text=t["title"], style="Title.Header.TLabel").grid(row=0, column=1, sticky="sw")
         ttk.Label(header, text=t["subtitle"], style="Muted.Header.TLabel").grid(row=1, column=1, sticky="nw")

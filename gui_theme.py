@@ -218,7 +218,7 @@ def draw_icon(size: int) -> Image.Image:
     draw = ImageDraw.Draw(picture)
     for polygon in path_polygons(PHONE_PATH):
         draw.polygon([(px * big / 64, py * big / 64) for px, py in polygon], fill=(255, 255, 255, 255))
-    return picture.resize((size, size), Image.LANCZOS)
+    return picture.resize((size, size), Image.Resampling.LANCZOS)
 
 
 def render_qr(text: str, size: int) -> Image.Image:
@@ -228,7 +228,7 @@ def render_qr(text: str, size: int) -> Image.Image:
     modules = len(rows)
     small = Image.frombytes("L", (modules, modules), b"".join(rows))
     scale = max(1, size // (modules + 4))
-    return small.resize((modules * scale, modules * scale), Image.NEAREST)
+    return small.resize((modules * scale, modules * scale), Image.Resampling.NEAREST)
 
 
 def tile(size: int, fill: str) -> Image.Image:

@@ -18,11 +18,11 @@ class QrCode(ttk.Frame):
 
     def __init__(self, master: tk.Misc, caption: str, placeholder: str, size: int = 168) -> None:
         super().__init__(master, style="Card.TFrame")
-        self.size = size
+        self.side = size
         self.text: str | None = None
         self._photo: ImageTk.PhotoImage | None = None
         self._blank = ImageTk.PhotoImage(tile(size, Palette.FIELD_DISABLED), master=self)
-        self.image = tk.Label(self, image=self._blank, text=placeholder, compound="center", bd=0,
+        self.image = tk.Label(self, image=str(self._blank), text=placeholder, compound="center", bd=0,
                               background=Palette.CARD, foreground=Palette.MUTED)
         self.image.grid(row=0, column=0)
         self.caption = ttk.Label(self, text=caption, style="Muted.Card.TLabel", anchor="center")
@@ -36,14 +36,14 @@ class QrCode(ttk.Frame):
         self.text = text
         if text is None:
             self._photo = None
-            self.image.configure(image=self._blank, compound="center")
+            self.image.configure(image=str(self._blank), compound="center")
             return
-        picture = tile(self.size, "#ffffff")
-        code = render_qr(text, self.size)
-        offset = (self.size - code.width) // 2
+        picture = tile(self.side, "#ffffff")
+        code = render_qr(text, self.side)
+        offset = (self.side - code.width) // 2
         picture.paste(code, (offset, offset))
         self._photo = ImageTk.PhotoImage(picture, master=self)
-        self.image.configure(image=self._photo, compound="none")
+        self.image.configure(image=str(self._photo), compound="none")
 
 
 class Card(tk.Frame):

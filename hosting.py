@@ -25,8 +25,12 @@ class Server(Protocol):
 
     port: int
     tunnel_port: int | None
-    running: bool
-    local_url: str
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def local_url(self) -> str: ...
 
     async def start(self) -> None: ...
 

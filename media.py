@@ -8,7 +8,7 @@ import logging
 import math
 import time
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -67,7 +67,7 @@ class DelayTrack(MediaStreamTrack):
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        incoming = await self.source.recv()
+        incoming = cast(av.AudioFrame, await self.source.recv())  # an audio track yields audio frames
         self._buffer.append(incoming)
         if len(self._buffer) > self.frames_behind:
             out = self._buffer.popleft()
@@ -119,7 +119,7 @@ class AudioMeter:
     async def _run(self) -> None:
         try:
             while True:
-                frame = await self.track.recv()
+                frame = cast(av.AudioFrame, await self.track.recv())
                 samples = mono(frame)
                 self.sample_rate = frame.sample_rate or SAMPLE_RATE
                 self.frames += 1

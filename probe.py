@@ -261,7 +261,9 @@ def use_loopback_candidates() -> None:
     """Offer 127.0.0.1 as a host candidate (aioice leaves loopback out), for one-machine checks."""
     import aioice.ice
 
-    aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"]
+    def loopback_only(use_ipv4: bool = True, use_ipv6: bool = False) -> list[str]:
+        return ["127.0.0.1"]
+    aioice.ice.get_host_addresses = loopback_only
 
 
 class Speaker:

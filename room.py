@@ -238,7 +238,7 @@ decode_json = json.JSONDecoder(parse_constant=_reject_constant).decode
 encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-class Outgoing(dict):  # type: ignore[type-arg]
+class Outgoing(dict[str, Any]):
     """A message for many sockets (a roster, a chat): encoded to JSON once, not once per socket."""
 
     @property

@@ -205,10 +205,10 @@ def tables(results: Results, the_plan: Plan) -> list[tuple[str, Table]]:
                          "mouth-to-ear ms at 0 %", "upload kbit/s", "codec sent"])
         baseline = Loss("none")
         for variant in (PLAIN, *the_plan.choices):
-            runs = {loss: results.of(variant.key, loss) for loss in the_plan.choice_conditions}
-            choices.add(variant.label, *[fmt(_mos(runs[loss]), 2) for loss in the_plan.choice_conditions],
-                        fmt(_delay(runs.get(baseline, [])), 0), fmt(_figure(runs.get(baseline, []), "wire_kbps"), 1),
-                        _codec(runs.get(baseline, [])))
+            by_loss = {loss: results.of(variant.key, loss) for loss in the_plan.choice_conditions}
+            choices.add(variant.label, *[fmt(_mos(by_loss[loss]), 2) for loss in the_plan.choice_conditions],
+                        fmt(_delay(by_loss.get(baseline, [])), 0),
+                        fmt(_figure(by_loss.get(baseline, []), "wire_kbps"), 1), _codec(by_loss.get(baseline, [])))
         out.append((f"Each choice alone, {the_plan.choice_runs} run(s) per cell (plain WebRTC from the table above)",
                     choices))
     return out

@@ -113,14 +113,14 @@ def remove_stale() -> None:
 
 
 def _used_networks() -> list[ipaddress.IPv4Network]:
-    used = []
+    used: list[ipaddress.IPv4Network] = []
     for line in _run("ip", "-o", "-4", "addr", "show").splitlines():
         match = re.search(r"inet (\S+)", line)
         if match:
-            used.append(ipaddress.ip_interface(match.group(1)).network)
+            used.append(ipaddress.IPv4Interface(match.group(1)).network)
     for line in _run("ip", "-4", "route", "show").splitlines():
         with contextlib.suppress(ValueError):
-            used.append(ipaddress.ip_network(line.split()[0], strict=False))
+            used.append(ipaddress.IPv4Network(line.split()[0], strict=False))
     return used
 
 
@@ -142,7 +142,7 @@ class Namespace:
         used = _used_networks()
         for _ in range(200):
             offset = random.randrange(BENCH_RANGE.num_addresses // 4) * 4
-            net = ipaddress.ip_network(f"{BENCH_RANGE.network_address + offset}/30")
+            net = ipaddress.IPv4Network(f"{BENCH_RANGE.network_address + offset}/30")
             if not any(net.overlaps(other) for other in used if other.prefixlen > 0):
                 return net
         raise NetnsError("no free /30 in 198.18.0.0/15")

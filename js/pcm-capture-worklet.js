@@ -1,3 +1,5 @@
+// @ts-nocheck: this runs in an AudioWorkletGlobalScope, whose names (AudioWorkletProcessor,
+// currentFrame, registerProcessor) TypeScript's libraries do not describe.
 // A PCM tap for the voice benchmark (bench/voice.py), which loads it into the page to record, as raw
 // samples, what a call plays and what the microphone gives; the app itself never loads it. It lives
 // here so that it is served under the page's own allow-list and Content-Security-Policy.

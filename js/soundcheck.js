@@ -81,7 +81,8 @@ export class SoundCheck extends EventTarget {
         return;
       }
       this.stream = await this.mediaDevices.getUserMedia({ audio: { echoCancellation: true } });
-      if (this.state !== "starting") {
+      // stop() may have run while the microphone was being opened.
+      if (/** @type {string} */ (this.state) !== "starting") {
         this.release();
         return;
       }

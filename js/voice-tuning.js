@@ -63,14 +63,14 @@ export function tuneConnection(pc, tuning = VOICE_TUNING) {
     pc.addEventListener("signalingstatechange", () => {
       if (pc.signalingState !== "stable") return;
       for (const transceiver of pc.getTransceivers()) {
-        if (!transceiver.stopped && transceiver.sender.track) tuneSender(transceiver.sender, tuning);
+        if (transceiver.currentDirection !== "stopped" && transceiver.sender.track) tuneSender(transceiver.sender, tuning);
       }
     });
   }
   const capabilities = typeof RTCRtpReceiver.getCapabilities === "function"
     ? RTCRtpReceiver.getCapabilities("audio") : null;
   for (const transceiver of pc.getTransceivers()) {
-    if (transceiver.stopped || transceiver.receiver.track.kind !== "audio") continue;
+    if (transceiver.currentDirection === "stopped" || transceiver.receiver.track.kind !== "audio") continue;
     if (capabilities && typeof transceiver.setCodecPreferences === "function") {
       try {
         transceiver.setCodecPreferences(orderCodecs(capabilities.codecs, tuning));

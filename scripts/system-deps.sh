@@ -17,6 +17,9 @@ command -v janus >/dev/null 2>&1 || [ -x /usr/bin/janus ] || need+=(janus)
 # The voice benchmark's speech (bench/voice_audio.py) and the compiler that builds the pesq package.
 [ -f /usr/share/sounds/alsa/Front_Center.wav ] || need+=(alsa-utils)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+# The TypeScript compiler that type-checks the page's JavaScript (package.json; make test).
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing system packages: ${need[*]}"
