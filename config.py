@@ -21,6 +21,7 @@ DEFAULT_RATE_LIMIT = 50.0
 GUI_DEFAULT_TOKEN = "123"
 MIN_STRONG_TOKEN = 8  # characters; shorter tokens get the weak-token warning
 TUNNELS = ("none", "localhost.run", "cloudflared")
+PROVIDERS = TUNNELS[1:]  # the tunnels that make a public link
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_TURN_PORT = 3478
 DEFAULT_TURN_TTL = 24 * 3600

@@ -22,9 +22,10 @@ from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 from access import (HOST_REFUSAL, NO_HOST_REFUSAL, UNKNOWN_TUNNEL_CLIENT, USED, WILDCARD_HOSTS, HostPolicy,
                     OneTimeLinks, ProxyPolicy, WrongTokens, tunnel_client)
 from config import Config
+from folders import config_dir
 from ports import address_in_use
 from room import (CLOSE_BROWSER_ONLY, CLOSE_GOING_AWAY, CLOSE_UNAUTHORIZED, CLOSE_UNSUPPORTED, ERROR_MESSAGES, EchoHandler,
-                  Outgoing, RateLimit, Room, encode_json)
+                  PROBE_AGENT, SUBPROTOCOL, Outgoing, RateLimit, Room, encode_json)
 from coturn import CoturnError
 from turn import Relay
 
@@ -96,7 +97,6 @@ def token_matches(offered: list[str], token: str) -> bool:
     return hmac.compare_digest(given if given is not None else b"\0" * 32, token.encode())
 
 
-PROBE_AGENT = "SecretCallProbe/"
 
 
 def is_browser(user_agent: str) -> bool:
@@ -113,7 +113,6 @@ def is_loopback(address: str | None) -> bool:
 
 # -- WebSocket adapter -------------------------------------------------------------------
 
-SUBPROTOCOL = "secret-call.v1"
 AUTH_PREFIX = "auth."
 RESUME_PREFIX = "resume."
 MAX_FRAME = 64 * 1024
@@ -533,7 +532,7 @@ class CallServer:
         if self.config.cert and self.config.key:
             cert, key = Path(self.config.cert), Path(self.config.key)
         else:
-            cert, key, self.replaced_fingerprint = tls.ensure_self_signed(tls.config_dir(), lan_addresses())
+            cert, key, self.replaced_fingerprint = tls.ensure_self_signed(config_dir(), lan_addresses())
         context = tls.server_context(cert, key)
         self.fingerprint = tls.fingerprint(cert)
         return context
@@ -665,6 +664,6 @@ def lan_addresses() -> list[str]:
     try:
         for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
             addresses.add(str(info[4][0]))
-    except OSError:
-        pass
+    except OSError as error:  # no name for this host: the certificate covers loopback only
+        logger.info("cannot list this machine's LAN addresses (%s); the certificate covers loopback only", error)
     return sorted(a for a in addresses if not ipaddress.ip_address(a).is_loopback)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Coroutine, Mapping
 from PIL import ImageTk
 
 from async_runner import AsyncRunner
-from config import GUI_DEFAULT_TOKEN, TUNNELS, Config, ConfigError, generate_token, is_weak_token
+from config import GUI_DEFAULT_TOKEN, PROVIDERS, Config, ConfigError, generate_token, is_weak_token
 from gui_relay import RelayPanel, relay_error_text
 from gui_strings import STRINGS, choose_language
 from gui_theme import Palette, apply_theme, draw_icon
@@ -33,7 +33,6 @@ TICK_MS = 50
 COPIED_MS = 2500
 STOP_TIMEOUT = 10.0
 LINK_WRAP = 540
-PROVIDERS = tuple(name for name in TUNNELS if name != "none")
 
 # -- the window ----------------------------------------------------------------------------------
 

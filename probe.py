@@ -15,9 +15,10 @@ from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
+from room import PROBE_AGENT, SUBPROTOCOL
+
 logger = logging.getLogger(__name__)
 
-PROBE_AGENT = "SecretCallProbe/1"
 
 
 class ProbeError(RuntimeError):
@@ -39,7 +40,7 @@ def split_invite(url: str, token: str | None = None) -> tuple[str, str, str]:
 
 
 def subprotocols(token: str, resume: tuple[str, str] | None = None) -> list[str]:
-    entries = ["secret-call.v1", "auth." + base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")]
+    entries = [SUBPROTOCOL, "auth." + base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")]
     if resume:
         entries.append(f"resume.{resume[0]}.{resume[1]}")
     return entries
@@ -101,7 +102,7 @@ class Probe:
         try:
             self._ws = await self._session.ws_connect(
                 self.ws_url, protocols=subprotocols(self.token), max_msg_size=0,
-                headers={"User-Agent": f"{PROBE_AGENT} (aiortc)", "Origin": self.origin})
+                headers={"User-Agent": f"{PROBE_AGENT}1 (aiortc)", "Origin": self.origin})
         except aiohttp.WSServerHandshakeError as error:
             await self.close()
             raise ProbeError(f"the server refused the connection: HTTP {error.status}") from None

@@ -20,6 +20,8 @@ from names import name_key, name_problem
 logger = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
+SUBPROTOCOL = "secret-call.v1"  # the WebSocket subprotocol of this version (js/signaling.js has it too)
+PROBE_AGENT = "SecretCallProbe/"  # the User-Agent prefix of the Python probe peer (probe.py)
 # The pages show this many leading hex digits of an id as a participant's tag.
 TAG_LENGTH = 4
 MAX_CHAT = 2000

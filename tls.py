@@ -8,7 +8,6 @@ import ipaddress
 import logging
 import os
 import ssl
-import sys
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
@@ -27,17 +26,6 @@ RENEW_BEFORE_DAYS = 30
 
 class TLSError(RuntimeError):
     """A certificate or key cannot be used; str() is one clear line."""
-
-
-def config_dir() -> Path:
-    """The user's config folder for Secret-Call (XDG on Linux, AppData on Windows)."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "secret-call"
 
 
 def wanted_names(lan_addresses: Iterable[str]) -> tuple[set[str], set[str]]:

@@ -19,10 +19,11 @@ from children import READ_SIZE as _READ_SIZE
 from children import end_process_group as _end_process_group
 from children import signal_group as _signal_group
 from children import keep_running, spawn_group
+from config import PROVIDERS
+from folders import config_dir
 
 logger = logging.getLogger(__name__)
 
-PROVIDERS = ("localhost.run", "cloudflared")
 HOST_KEY_VARIABLE = "TUNNEL_HOST_KEY"
 
 SSH_HOST = "localhost.run"
@@ -211,11 +212,6 @@ class Tunnel:
         return self._url
 
     @property
-    def origin(self) -> str | None:
-        """The origin to allow on /ws (the public URL is already in origin form)."""
-        return self._url
-
-    @property
     def restarts(self) -> int:
         """How many times the process was restarted."""
         return self._restarts
@@ -249,7 +245,7 @@ class Tunnel:
         host_key = env.get(HOST_KEY_VARIABLE, "").strip()
         if not host_key or self.provider != "localhost.run":
             return None
-        folder = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "secret-call"
+        folder = config_dir(env)
         folder.mkdir(parents=True, exist_ok=True)
         path = str(folder / "localhost.run_known_hosts")
         write_known_hosts(path, host_key)

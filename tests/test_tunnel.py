@@ -339,7 +339,7 @@ async def test_tunnel_reports_url_from_fake_ssh(tmp_path: Path) -> None:
     rec = Recorder()
     async with started(rec.tunnel("localhost.run", fake_env(tmp_path, "localhost_run.txt"))) as tunnel:
         assert await tunnel.wait_url(5) == LHR_URL
-        assert tunnel.public_url == tunnel.origin == LHR_URL
+        assert tunnel.public_url == LHR_URL
         assert rec.urls == [LHR_URL]
         assert rec.statuses[:2] == ["starting ssh tunnel", f"tunnel up: {LHR_URL}"]
         assert (tmp_path / "args").read_text().splitlines() == [
@@ -483,7 +483,7 @@ async def test_tunnel_wait_url_gives_none_when_no_url_comes(tmp_path: Path) -> N
     rec = Recorder()
     async with started(rec.tunnel("cloudflared", fake_env(tmp_path, "cloudflared_failed.txt"))) as tunnel:
         assert await tunnel.wait_url(0.2) is None
-        assert rec.urls == [] and tunnel.origin is None
+        assert rec.urls == [] and tunnel.public_url is None
 
 
 async def test_tunnel_host_key_from_the_environment_pins_localhost_run(tmp_path: Path) -> None:
