@@ -271,6 +271,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     state.sockets.add(peer)
     count_socket(state.per_address, address, 1)
     peer.member_id = member_id = room.connect(peer, resume, address=address)
+    state.grace.cancel(member_id)  # back within its grace period (or a new id: nothing to cancel)
     clean = False
     try:
         while True:
@@ -299,7 +300,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             room.disconnect(member_id, peer)
         else:
             room.drop(member_id, peer)
-            asyncio.get_running_loop().call_later(room.grace + 0.05, room.expire)
+            if member_id in room.members:
+                state.grace.start(member_id, room)
         state.sockets.discard(peer)
         count_socket(state.per_address, address, -1)
         await peer.finish()
@@ -418,6 +420,35 @@ class TunnelSide:
     port: int
 
 
+class GraceTimers:
+    """One timer per dropped participant that ends its seat when the grace period is over; cancelled
+    when that participant comes back (or drops again), and all of them when the server stops."""
+
+    def __init__(self) -> None:
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    def start(self, member_id: str, room: Room) -> None:
+        self.cancel(member_id)
+        self._timers[member_id] = asyncio.get_running_loop().call_later(room.grace + 0.05, self._fire,
+                                                                        member_id, room)
+
+    def _fire(self, member_id: str, room: Room) -> None:
+        self._timers.pop(member_id, None)
+        room.expire()
+
+    def cancel(self, member_id: str) -> None:
+        timer = self._timers.pop(member_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def cancel_all(self) -> None:
+        for member_id in list(self._timers):
+            self.cancel(member_id)
+
+    def __len__(self) -> int:
+        return len(self._timers)
+
+
 @dataclass
 class ServerState:
     """Everything one running app holds: its config, its room and its open sockets."""
@@ -434,6 +465,7 @@ class ServerState:
     sockets: set[SocketPeer] = field(default_factory=set)
     per_address: dict[str, int] = field(default_factory=dict)
     relay: Relay | None = None
+    grace: GraceTimers = field(default_factory=GraceTimers)
 
 
 STATE = web.AppKey("state", ServerState)
@@ -441,6 +473,7 @@ STATE = web.AppKey("state", ServerState)
 
 async def close_sockets(app: web.Application) -> None:
     """On shutdown, every socket gets a 1001 close frame."""
+    app[STATE].grace.cancel_all()
     peers = list(app[STATE].sockets)
     for peer in peers:
         peer.close(CLOSE_GOING_AWAY, "server shutting down")

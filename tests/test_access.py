@@ -442,3 +442,20 @@ async def test_access_open_page_trades_the_code_and_warns_when_it_was_used(
     await again.screenshot(path=str(artifacts / "open-used.png"))
     await page.close()
     await again.close()
+
+
+async def test_access_grace_timer_is_cancelled_when_the_participant_comes_back(
+        serve: Start, session: aiohttp.ClientSession) -> None:
+    """A dropped seat has one timer; coming back cancels it, so a later drop gets its full grace period."""
+    server = await serve(resume_grace=0.6)
+    where = locally(server)
+    member_id, secret = await joined_then_dropped(session, where["port"], where["headers"], server)
+    assert len(server.state.grace) == 1
+    ws = await connect(session, where["port"], where["headers"], resume=(member_id, secret))
+    assert (await ws.receive_json(timeout=10))["resumed"]
+    await wait_for(lambda: len(server.state.grace) == 0, message="the timer cancelled on resume")
+    # The old timer would have fired 0.6 s after the first drop and found nothing to expire; the seat
+    # stays, in use, well past it.
+    await asyncio.sleep(1.0)
+    assert member_id in server.state.room.members and not server.state.room.members[member_id].reconnecting
+    await ws.close()
