@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
-from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
+from aiohttp import WebSocketError, WSMsgType, web
 
 from access import (HOST_REFUSAL, NO_HOST_REFUSAL, UNKNOWN_TUNNEL_CLIENT, USED, WILDCARD_HOSTS, HostPolicy,
                     OneTimeLinks, ProxyPolicy, WrongTokens, tunnel_client)
 from config import Config
 from folders import config_dir
 from ports import address_in_use
-from room import (CLOSE_BROWSER_ONLY, CLOSE_GOING_AWAY, CLOSE_UNAUTHORIZED, CLOSE_UNSUPPORTED, ERROR_MESSAGES, EchoHandler,
+from room import (CLOSE_BROWSER_ONLY, CLOSE_GOING_AWAY, CLOSE_SERVER_ERROR, CLOSE_UNAUTHORIZED, CLOSE_UNSUPPORTED, ERROR_MESSAGES, EchoHandler,
                   PROBE_AGENT, SUBPROTOCOL, Outgoing, RateLimit, Room, encode_json)
 from coturn import CoturnError
 from turn import Relay
@@ -170,7 +170,7 @@ class SocketPeer:
         except Exception as error:  # one bad frame must never leave a socket silently deaf
             logger.error("peer %s: cannot send (%s); closing it", self.member_id, type(error).__name__)
             self.closing = True
-            await self.ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"server error")
+            await self.ws.close(code=CLOSE_SERVER_ERROR, message=b"server error")
 
     async def finish(self, timeout: float = 2.0) -> None:
         """Flush what is queued (a pending close included), then stop the writer."""

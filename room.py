@@ -34,6 +34,7 @@ MAX_JSON_DEPTH = 8
 
 # Close codes (documented in docs/PROTOCOL.md).
 CLOSE_GOING_AWAY = 1001
+CLOSE_SERVER_ERROR = 1011  # the server could not send to a socket (core.py; a bug, logged)
 CLOSE_UNSUPPORTED = 1003
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009

@@ -31,14 +31,16 @@ tricky_text = st.sampled_from([
     "\\ud800", "x" * 2001, "\r\n", "a\u0301", "\U000e0041",
 ])
 field_values = st.one_of(json_values, tricky_text, st.integers(min_value=-2**70, max_value=2**70))
-message_types = st.sampled_from(["name", "leave", "offer", "answer", "ice", "chat", "hello", "roster", "", "x" * 100])
+message_types = st.sampled_from(["name", "leave", "offer", "answer", "ice", "chat", "verify", "echo", "echo-stop",
+                                 "hello", "roster", "", "x" * 100])
 
 
 @st.composite
 def protocol_like(draw: Any, ids: list[str]) -> str:
     """A message that looks like protocol v1 but with any field of any type."""
     message: dict[str, Any] = {"type": draw(message_types | st.integers())}
-    for key in draw(st.lists(st.sampled_from(["to", "sdp", "candidate", "text", "mentions", "name", "from"]),
+    for key in draw(st.lists(st.sampled_from(["to", "sdp", "candidate", "text", "mentions", "name", "from",
+                                                              "step", "value", "id"]),
                              max_size=4, unique=True)):
         message[key] = draw(st.sampled_from(ids) | field_values)
     return json.dumps(message)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from core import MAX_FRAME
 from names import MAX_NAME
-from room import CLOSE_BROWSER_ONLY, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNAUTHORIZED, CLOSE_UNSUPPORTED, \
-    ERROR_MESSAGES, MAX_CHAT, Room
+from room import (CLOSE_BROWSER_ONLY, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_REPLACED, CLOSE_SERVER_ERROR, CLOSE_TOO_BIG,
+                  CLOSE_UNAUTHORIZED, CLOSE_UNSUPPORTED, ERROR_MESSAGES, MAX_CHAT, Room)
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md").read_text()
 SERVER_TYPES = {"hello", "roster", "full", "offer", "answer", "ice", "verify", "chat", "error", "browser-only", "echo",
@@ -39,6 +39,7 @@ def test_protocol_doc_lists_every_error_code() -> None:
 
 
 def test_protocol_doc_states_the_limits_and_close_codes() -> None:
-    for code in (CLOSE_BROWSER_ONLY, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNAUTHORIZED, CLOSE_UNSUPPORTED, 1001):
+    for code in (CLOSE_BROWSER_ONLY, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNAUTHORIZED, CLOSE_UNSUPPORTED, CLOSE_REPLACED,
+                 CLOSE_GOING_AWAY, CLOSE_SERVER_ERROR):
         assert f"| {code} |" in DOC
     assert f"{MAX_FRAME // 1024} KiB" in DOC and f"1–{MAX_NAME}" in DOC and f"1–{MAX_CHAT}" in DOC
