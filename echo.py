@@ -210,9 +210,9 @@ class EchoService:
         return self._relays
 
     async def _run(self, member_id: str, sdp: str, reply: Reply, client: Address | None) -> None:
-        from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+        from aiortc import RTCSessionDescription
 
-        from media import DelayTrack
+        from media import DelayTrack, peer_connection
 
         scope_host_addresses()
         policy = CandidatePolicy(client, await self.relays(), own_addresses() if client and client.is_loopback
@@ -221,7 +221,7 @@ class EchoService:
         if dropped:
             logger.info("peer %s: the sound check ignores %d candidate(s) on internal addresses", member_id, dropped)
         _GATHER_ON.set(answer_addresses(client))
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[RTCIceServer(**s) for s in self.ice_servers]))
+        pc = peer_connection(self.ice_servers)
         echoes: list[DelayTrack] = []
 
         @pc.on("track")

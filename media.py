@@ -1,4 +1,5 @@
-"""Audio for the Python peers: a tone source, a delay line, and a meter that measures what arrives."""
+"""For the Python peers (probe, sound check): their peer connection, a tone source, a delay line, and a meter
+that measures what arrives."""
 
 from __future__ import annotations
 
@@ -12,10 +13,18 @@ from typing import Any, cast
 
 import av
 import numpy as np
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
 logger = logging.getLogger(__name__)
+
+
+def peer_connection(ice_servers: list[dict[str, Any]]) -> RTCPeerConnection:
+    """An aiortc peer connection for ICE servers in the page's form ({"urls", "username", "credential"}).
+    Always explicit: with no configuration aiortc would ask Google's STUN server."""
+    servers = [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+               for s in ice_servers]
+    return RTCPeerConnection(RTCConfiguration(iceServers=servers))
 
 SAMPLE_RATE = 48_000
 FRAME_SAMPLES = 960  # 20 ms, what Opus sends

@@ -209,14 +209,9 @@ class Probe:
     # -- WebRTC ----------------------------------------------------------------------------------
 
     def _link(self, peer_id: str) -> Link:
-        from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+        from media import AudioMeter, peer_connection
 
-        from media import AudioMeter
-
-        # Always explicit: with no configuration aiortc would ask Google's STUN server.
-        servers = [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
-                   for s in self._ice]
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        pc = peer_connection(self._ice)
         link = self.links[peer_id] = Link(peer_id, pc)
         pc.addTrack(self.source())
 
