@@ -67,13 +67,16 @@ def test_room_ten_joins_into_capacity_two_admit_exactly_two() -> None:
     assert sum(1 for _, peer in peers if peer.of_type("full")) == 8
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 33, "a\u0000b", "bad\nname", "evil\u202ename", 42, None])
-def test_room_bad_names_are_refused(name: Any) -> None:
+@pytest.mark.parametrize("name, code", [("", "bad-name"), ("   ", "bad-name"), ("x" * 33, "bad-name"),
+                                        ("a\u0000b", "bad-name"), ("bad\nname", "bad-name"),
+                                        ("evil\u202ename", "bad-name"), (42, "bad-message"), (None, "bad-message")])
+def test_room_bad_names_are_refused(name: Any, code: str) -> None:
+    """A string that breaks the name rule is a bad name; anything else is not a name message at all."""
     room = Room(2)
     member_id, peer = connect(room)
     send(room, member_id, {"type": "name", "name": name})
     assert peer.last["type"] == "error"
-    assert peer.last["code"] in ("bad-name", "bad-message")
+    assert peer.last["code"] == code
     assert room.participants == []
 
 
@@ -173,7 +176,6 @@ def test_room_bad_input_gets_an_error_and_changes_nothing(message: str, code: st
 
 
 def test_room_chat_goes_to_participants_only_with_valid_mentions() -> None:
-    clock = FakeClock()
     room = Room(3, wall_clock=lambda: 1700000000.123)
     a, peer_a = joined(room, "A")
     b, peer_b = joined(room, "Борис")
@@ -186,7 +188,6 @@ def test_room_chat_goes_to_participants_only_with_valid_mentions() -> None:
     assert not lobby.of_type("chat")
     send(room, lobby_id, {"type": "chat", "text": "let me in"})
     assert lobby.last["code"] == "not-joined"
-    assert clock.now == 1000.0
 
 
 def test_room_chat_accepts_exactly_2000_characters() -> None:
