@@ -170,8 +170,8 @@ async function main() {
     roster.setSelfMuted(muted);
   });
   call.addEventListener(Events.CALL_ERROR, (event) => {
-    const { code, capacity, message } = /** @type {CustomEvent} */ (event).detail;
-    if (chatRefused(code)) return;
+    const { code, capacity, message, id } = /** @type {CustomEvent} */ (event).detail;
+    if (chatRefused(code, id)) return;
     const formKey = FORM_ERRORS[/** @type {keyof FORM_ERRORS} */ (code)];
     if (code === "full") fullModal.show(capacity);
     else if (code === "unauthorized") tokenModal.open();
@@ -198,32 +198,40 @@ async function main() {
   window.addEventListener("online", () => call.client.retryNow());
 
   // -- chat: a card beside the roster; messages go over the signaling socket --------------------
-  /** Chat messages sent and not answered yet: the server answers each with the message or an error. */
-  let chatPending = 0;
+  /**
+   * The ids of chat messages sent and not answered yet. The server answers each, in order, with the
+   * message itself or with an error that carries its id.
+   * @type {Set<string>}
+   */
+  const chatPending = new Set();
   /**
    * A refused chat message: a toast, and the text back in the composer. False for other errors.
    * @param {string} code
+   * @param {string | undefined} id  the refused message's id, from the error
    */
-  function chatRefused(code) {
+  function chatRefused(code, id) {
     const key = CHAT_ERRORS[/** @type {keyof CHAT_ERRORS} */ (code)];
-    if (!key || chatPending === 0) return false;
-    chatPending -= 1;
+    if (!key || !id || !chatPending.delete(id)) return false;
     chat.restore();
     toasts.show(t(key), "error");
     return true;
   }
   chat.addEventListener(Events.UI_CHAT_SEND, (event) => {
     const { text, mentions } = /** @type {CustomEvent} */ (event).detail;
-    if (!call.client.chat(text, mentions)) {
+    const id = call.client.chat(text, mentions);
+    if (!id) {
       toasts.show(t("errChatOffline"), "error");
       return;
     }
-    chatPending += 1;
+    chatPending.add(id);
     chat.sent();
   });
   call.client.addEventListener(Events.CHAT, (event) => {
     const message = /** @type {CustomEvent} */ (event).detail;
-    if (message.from === call.client.id) chatPending = Math.max(0, chatPending - 1);
+    if (message.from === call.client.id) {
+      const oldest = chatPending.values().next();
+      if (!oldest.done) chatPending.delete(oldest.value);
+    }
     const { own, mentionsMe } = chat.add(message, call.client.id);
     if (mentionsMe && !own && !chat.inView()) {
       toasts.show(t("toastMentioned", { name: message.name, text: excerpt(message.text) }), "info");
@@ -231,10 +239,11 @@ async function main() {
   });
   // CallSession drops not-joined as noise from links being torn down; right after a chat message it is news.
   call.client.addEventListener(Events.SERVER_ERROR, (event) => {
-    if (/** @type {CustomEvent} */ (event).detail.code === "not-joined") chatRefused("not-joined");
+    const { code, id } = /** @type {CustomEvent} */ (event).detail;
+    if (code === "not-joined") chatRefused(code, id);
   });
   call.client.addEventListener(Events.SOCKET_STATE, () => {
-    if (call.client.state !== "open") chatPending = 0;
+    if (call.client.state !== "open") chatPending.clear();
   });
   call.addEventListener(Events.CALL_STATE, (event) => {
     chat.setCallState(/** @type {CustomEvent} */ (event).detail.state);

@@ -168,6 +168,18 @@ def clean_name(value: Any) -> str:
     return name
 
 
+# A client message's optional `id`, echoed in the error that refuses it (docs/PROTOCOL.md).
+REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# Where a rate-limited frame is not parsed (that is the point of the limit), its id is looked for plainly.
+_PEEK_ID = re.compile(r'"id"\s*:\s*"([A-Za-z0-9_-]{1,32})"')
+
+
+def peek_request_id(text: str) -> str | None:
+    """The `id` of a frame that is not decoded, if its text plainly has one."""
+    match = _PEEK_ID.search(text)
+    return match.group(1) if match else None
+
+
 _SDP_MEDIA = re.compile(r"^m=", re.M)
 _SDP_FINGERPRINT = re.compile(r"^a=fingerprint:", re.M)
 
@@ -402,7 +414,7 @@ class Room:
         if member.limiter is not None and not member.limiter.take():
             assert member.patience is not None
             if member.patience.take():
-                self._error(member, "rate-limited")
+                self._error(member, "rate-limited", request_id=peek_request_id(text))
             else:
                 logger.warning("peer %s closed for flooding", member_id)
                 member.peer.close(CLOSE_POLICY, "flooding")
@@ -416,6 +428,10 @@ class Room:
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             self._error(member, "bad-message", "A message is a JSON object with a string \"type\".")
             return
+        request_id = message.get("id")
+        if request_id is not None and not (isinstance(request_id, str) and REQUEST_ID.fullmatch(request_id)):
+            self._error(member, "bad-message", "id must be 1–32 letters, digits, - or _.")
+            return
         surrogates = "\\u" in text
         # Counting brackets is cheap; only a frame with enough of them can nest too deeply.
         if surrogates or text.count("{") + text.count("[") > MAX_JSON_DEPTH:
@@ -424,19 +440,24 @@ class Room:
                 self._error(member, "bad-json", f"The message nests deeper than {MAX_JSON_DEPTH} levels.")
                 return
             if problem == "surrogate":
-                self._error(member, "bad-message", "The message has invalid Unicode (a lone surrogate).")
+                self._error(member, "bad-message", "The message has invalid Unicode (a lone surrogate).",
+                            request_id=request_id)
                 return
         handler = self._handlers.get(message["type"])
         if handler is None:
-            self._error(member, "unknown-type", f"Unknown message type {message['type'][:40]!r}.")
+            self._error(member, "unknown-type", f"Unknown message type {message['type'][:40]!r}.", request_id=request_id)
             return
         try:
             handler(member, message)
         except UserError as error:
-            self._error(member, error.code, error.detail)
+            self._error(member, error.code, error.detail, request_id=request_id)
 
-    def _error(self, member: Member, code: str, detail: str | None = None) -> None:
-        member.send({"type": "error", "code": code, "message": detail or ERROR_MESSAGES[code]})
+    def _error(self, member: Member, code: str, detail: str | None = None, *, request_id: str | None = None) -> None:
+        """Refuse a message; the error carries the message's `id`, when it had one, so the page knows which."""
+        error = {"type": "error", "code": code, "message": detail or ERROR_MESSAGES[code]}
+        if request_id is not None:
+            error["id"] = request_id
+        member.send(error)
 
     def _on_name(self, member: Member, message: dict[str, Any]) -> None:
         name = clean_name(message.get("name"))

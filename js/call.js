@@ -360,7 +360,7 @@ export class CallSession extends EventTarget {
       this.abort(error.code, { message: error.message });
       return;
     }
-    emit(this, Events.CALL_ERROR, { code: error.code, message: error.message });
+    emit(this, Events.CALL_ERROR, { code: error.code, message: error.message, id: error.id });
   }
 
   /**

@@ -31,7 +31,7 @@ import { Events, emit } from "./events.js";
  * @property {string[]} mentions
  * @property {number} ts
  */
-/** @typedef {{type: "error", code: string, message: string}} ErrorMessage */
+/** @typedef {{type: "error", code: string, message: string, id?: string}} ErrorMessage  `id`: the refused message's */
 /** @typedef {{type: "browser-only", message: string}} BrowserOnlyMessage */
 /** @typedef {{type: "echo", sdp: string}} EchoMessage  the sound check's answer */
 /** @typedef {{type: "echo-stop"}} EchoStopMessage */
@@ -86,6 +86,8 @@ export class SignalingClient extends EventTarget {
     /** @type {RosterEntry[]} */
     this.roster = [];
     this.capacity = 0;
+    /** Chat messages sent on this page: each gets the id `c<n>`, echoed in an error that refuses it. */
+    this.chatsSent = 0;
     /** @type {IceServer[]} */
     this.iceServers = [];
     this.token = "";
@@ -278,7 +280,10 @@ export class SignalingClient extends EventTarget {
   ice(to, candidate) { return this.send({ type: "ice", to, candidate }); }
 
   /** @param {string} text @param {string[]} [mentions] */
-  chat(text, mentions = []) { return this.send({ type: "chat", text, mentions }); }
+  chat(text, mentions = []) {
+    const id = `c${++this.chatsSent}`;
+    return this.send({ type: "chat", text, mentions, id }) ? id : null;
+  }
 
   /** @param {string} sdp a complete (non-trickle) offer for the sound check */
   echo(sdp) { return this.send({ type: "echo", sdp }); }

@@ -303,7 +303,11 @@ async def test_browser_chat_server_refusals_show_as_toasts(browser: Browser,
             data = json.loads(message)
             if data.get("type") == "chat" and data["text"].startswith("refuse:"):
                 code = data["text"].removeprefix("refuse:")
-                ws.send(json.dumps({"type": "error", "code": code, "message": "refused"}))
+                ws.send(json.dumps({"type": "error", "code": code, "message": "refused", "id": data["id"]}))
+            elif data.get("type") == "chat" and data["text"] == "while another is refused":
+                # An error for some other message arrives while this chat is pending: not a chat refusal.
+                ws.send(json.dumps({"type": "error", "code": "rate-limited", "message": "refused", "id": "x1"}))
+                upstream.send(message)
             else:
                 upstream.send(message)
         ws.on_message(from_page)
@@ -326,6 +330,11 @@ async def test_browser_chat_server_refusals_show_as_toasts(browser: Browser,
         await expect(box).to_have_value(f"refuse:{code}")
     await send(page, "this one goes through")
     await message_count(page, 1)
+    await send(page, "while another is refused")
+    await message_count(page, 2)
+    # The other message's error shows as itself; the chat message is not taken back into the composer.
+    await expect(page.locator("#toasts .toast-error").filter(has_text="the app slowed down")).to_be_visible()
+    await expect(box).to_have_value("")
     await alice.clean()
 
 

@@ -499,3 +499,35 @@ def test_room_module_imports_no_aiohttp() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_room_error_carries_the_id_of_the_message_it_refuses() -> None:
+    room = Room(2)
+    lobby_id, lobby = connect(room)
+    send(room, lobby_id, {"type": "chat", "text": "let me in", "id": "c1"})
+    assert lobby.last == {"type": "error", "code": "not-joined", "message": "Join the call first.", "id": "c1"}
+    send(room, lobby_id, {"type": "chat", "text": "again"})
+    assert "id" not in lobby.last, "no id, none echoed"
+    a, peer_a = joined(room, "A")
+    send(room, a, {"type": "chat", "text": "x" * 2001, "id": "c-2_"})
+    assert (peer_a.last["code"], peer_a.last["id"]) == ("too-long", "c-2_")
+    send(room, a, {"type": "nope", "id": "k9"})
+    assert (peer_a.last["code"], peer_a.last["id"]) == ("unknown-type", "k9")
+
+
+@pytest.mark.parametrize("bad_id", [7, "", "x" * 33, "a b", "<b>", ["c1"]])
+def test_room_a_malformed_id_is_a_bad_message(bad_id: Any) -> None:
+    room = Room(2)
+    a, peer = joined(room, "A")
+    send(room, a, {"type": "chat", "text": "hi", "id": bad_id})
+    assert peer.last["code"] == "bad-message" and "id" not in peer.last
+    assert not peer.of_type("chat")
+
+
+def test_room_rate_limited_error_names_the_dropped_message() -> None:
+    clock = FakeClock()
+    room = Room(2, clock=clock, rate_limit=RateLimit(rate=1, burst=1, excess_burst=5, excess_rate=1))
+    a, peer = joined(room, "A")
+    send(room, a, {"type": "chat", "text": "one", "id": "m1"})
+    send(room, a, {"type": "chat", "text": "two", "id": "m2"})
+    assert (peer.last["code"], peer.last["id"]) == ("rate-limited", "m2")
