@@ -358,6 +358,8 @@ async function main() {
       getStats: (id) => call.mesh.getStats(id),
       /** @param {string} id @returns {string} that RTCPeerConnection's iceTransportPolicy */
       iceTransportPolicy: (id) => call.mesh.configuration(id)?.iceTransportPolicy || "",
+      /** @param {string} id @returns {RTCIceServer[]} the ICE servers that RTCPeerConnection would use now */
+      iceServers: (id) => call.mesh.configuration(id)?.iceServers || [],
       /** @returns {Promise<object[]>} the sound check connection's RTCStats, as plain objects */
       soundCheckStats: () => soundCheck.getStats(),
       /** @returns {boolean} whether the particles canvas is animating */

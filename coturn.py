@@ -26,6 +26,9 @@ RELAY_PORTS = (49152, 65535)
 # A TURN server must not become a way into the host's own networks: no relaying to loopback,
 # "this network", private, shared (carrier-grade NAT) or link-local addresses, nor to their
 # IPv4-mapped IPv6 forms. 198.18.0.0/15 (the network-testing range) stays allowed.
+# No range may start at "::": coturn 4.6 takes an all-zero lower bound for "no bound" and ranks
+# every IPv4 address below every IPv6 one, so "::-::1" would deny every IPv4 peer (the NAT lab's
+# --turn case found it). Loopback is therefore "::1-::1"; "::" itself is no address to relay to.
 DENIED_PEERS = (
     "0.0.0.0-0.255.255.255",
     "10.0.0.0-10.255.255.255",
@@ -34,7 +37,7 @@ DENIED_PEERS = (
     "169.254.0.0-169.254.255.255",
     "172.16.0.0-172.31.255.255",
     "192.168.0.0-192.168.255.255",
-    "::-::1",
+    "::1-::1",
     "::ffff:0.0.0.0-::ffff:255.255.255.255",
     "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
     "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",

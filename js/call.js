@@ -257,6 +257,9 @@ export class CallSession extends EventTarget {
       // A new id (server restart, or gone longer than the grace period): every link is rebuilt.
       this.mesh.close();
       if (this.baseline) this.quietUntil = performance.now() + RECONNECT_QUIET_MS;
+    } else {
+      // Same id, same links: the resumed hello carries freshly minted TURN credentials for them.
+      this.mesh.updateIceServers(this.iceServers());
     }
     this.ownIds.add(this.client.id);
     this.rosterChanged();

@@ -300,6 +300,22 @@ export class PeerMesh extends EventTarget {
   }
 
   /**
+   * Fresh ICE servers (a resumed hello brings newly minted TURN credentials): links made from now
+   * on get them, and open links keep their media but use them from their next ICE restart on.
+   * @param {IceServer[]} iceServers
+   */
+  updateIceServers(iceServers) {
+    this.iceServers = iceServers;
+    for (const link of this.links.values()) {
+      try {
+        link.pc.setConfiguration({ ...link.pc.getConfiguration(), iceServers });
+      } catch (error) {
+        this.warn(link.id, "could not take the new ICE servers", error);
+      }
+    }
+  }
+
+  /**
    * Bring the links in line with the roster (participants in join order). The one who joined
    * later calls the one who joined earlier, so the usual case has one offer per pair.
    * @param {string[]} ids

@@ -40,6 +40,9 @@ Learned on the way (Debian 12, Chromium 156, coturn 4.6.1):
   home's LAN address, which every relayed ICE check to a host candidate is): the internet namespace
   therefore has a default route into a veth that swallows packets silently.
 - Relay to relay on the same coturn (both peers relayed) goes over the namespace's loopback and works.
+- The app's own coturn (`--turn`) listens on SERVER_IP:3478, beside the lab's on TURN_IP:3478, and
+  relays from SERVER_IP. Its denied-peer-ip once held "::-::1", which coturn 4.6 reads as "every
+  IPv4 address too" (its log says "A peer IP … denied in the range: ::-::1"): see coturn.py.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import os
 import secrets
@@ -150,11 +154,10 @@ def clean_stale() -> list[str]:
     return removed
 
 
-def turn_credentials(secret: str, user: str, ttl: int = 3600) -> tuple[str, str]:
-    """TURN REST credentials (coturn's use-auth-secret): `<expiry>:<user>`, base64(HMAC-SHA1)."""
-    username = f"{int(time.time()) + ttl}:{user}"
-    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
-    return username, base64.b64encode(digest).decode()
+def rest_credential(secret: str, username: str) -> str:
+    """The TURN REST credential coturn's use-auth-secret expects for `username`: base64(HMAC-SHA1).
+    Written out here, not taken from turn.py, so the lab checks the server against the convention."""
+    return base64.b64encode(hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()).decode()
 
 
 class OutputLog:
@@ -329,6 +332,11 @@ class Lab:
         if process in self.processes:
             self.processes.remove(process)
 
+    def listeners(self, address: str, port: int) -> set[str]:
+        """The protocols ("udp", "tcp") listening on address:port in the internet namespace."""
+        sockets = run(in_ns(self.inet, "ss", "-Hlnut"), check=False).stdout
+        return {line.split()[0] for line in sockets.splitlines() if f" {address}:{port} " in line}
+
     def chromium_wrapper(self, home: str) -> Path:
         """A script Playwright can launch as `executable_path`: Chromium inside the home's namespace."""
         assert self.workdir is not None
@@ -386,8 +394,7 @@ class Coturn:
 
     def listening(self) -> bool:
         """Both the UDP and the TCP listener are bound."""
-        sockets = run(in_ns(self.lab.inet, "ss", "-Hlnut"), check=False).stdout
-        return sum(f"{TURN_IP}:{TURN_PORT} " in line for line in sockets.splitlines()) >= 2
+        return self.lab.listeners(TURN_IP, TURN_PORT) == {"udp", "tcp"}
 
     def stop(self) -> None:
         if self.process is not None:
@@ -402,12 +409,10 @@ class Coturn:
     def turn_url(transport: str | None = None) -> str:
         return f"turn:{TURN_IP}:{TURN_PORT}" + (f"?transport={transport}" if transport else "")
 
-    def ice_servers(self, user: str, *transports: str | None) -> list[dict[str, object]]:
-        """ICE_SERVERS for this coturn: its STUN, and TURN over each transport (None: UDP) with
-        long-lived REST credentials for `user`, as the server would mint them."""
-        username, credential = turn_credentials(self.secret, user)
-        return [{"urls": self.stun_url},
-                *({"urls": self.turn_url(t), "username": username, "credential": credential} for t in transports)]
+    def turn_env(self, *transports: str | None, secret: str | None = None) -> dict[str, str]:
+        """The server's real configuration for this coturn: TURN_URLS (one URL per transport, None
+        for the plain UDP URL) and TURN_SECRET (this coturn's static-auth-secret unless `secret`)."""
+        return {"TURN_URLS": ",".join(self.turn_url(t) for t in transports), "TURN_SECRET": secret or self.secret}
 
 
 @dataclass
@@ -417,6 +422,7 @@ class CallServerProcess:
     lab: Lab
     token: str
     env: dict[str, str]
+    args: Sequence[str] = ()
     process: subprocess.Popen[str] | None = None
     log: OutputLog | None = None
 
@@ -427,12 +433,28 @@ class CallServerProcess:
                "ALLOWED_HOSTS": SERVER_IP, **self.env}
         python = str(ROOT / ".venv" / "bin" / "python")
         self.process = self.lab.popen(self.lab.inet, [python, "main.py", "--headless", "--host", SERVER_IP,
-                                                      "--port", str(SERVER_PORT), "--token", self.token],
-                                      env=env)
+                                                      "--port", str(SERVER_PORT), "--token", self.token,
+                                                      *self.args], env=env)
         assert self.process.stdout is not None
         self.log = OutputLog(self.process.stdout)
-        self.log.wait_for("Secret-Call is running.", self.process, 20, "the Secret-Call server")
+        # The banner's last line: the relay self-test has run and its line is printed.
+        self.log.wait_for("Press Ctrl+C to stop.", self.process, 30, "the Secret-Call server")
         return self
+
+    def banner_relay(self) -> str | None:
+        """The headless banner's "TURN relay: …" result, None if it has no such line."""
+        assert self.log is not None
+        prefix = "  TURN relay: "
+        return next((line[len(prefix):] for line in self.log.lines if line.startswith(prefix)), None)
+
+    def status(self, home: Home) -> dict[str, object]:
+        """GET /status with X-Status-Secret (the env's STATUS_SECRET), from inside a home, through its NAT."""
+        script = ("import sys, urllib.request; request = urllib.request.Request(sys.argv[1], "
+                  "headers={'X-Status-Secret': sys.argv[2]}); "
+                  "print(urllib.request.urlopen(request, timeout=10).read().decode())")
+        python = str(ROOT / ".venv" / "bin" / "python")
+        answer = run(in_ns(home.lan, python, "-c", script, f"{SERVER_ORIGIN}/status", self.env["STATUS_SECRET"]))
+        return json.loads(answer.stdout)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -457,9 +479,11 @@ class Capture:
     def start(self) -> "Capture":
         if not shutil.which("tcpdump"):
             raise LabError("tcpdump is missing (Debian: apt-get install tcpdump)")
-        # -U writes each packet at once; "listening on" on stderr means the filter is attached.
+        # --immediate-mode hands each packet over at once (libpcap otherwise holds it in a kernel
+        # block for up to a second, and a stop within that second loses it); -U writes it at once;
+        # "listening on" on stderr means the filter is attached.
         # -Z root: tcpdump would otherwise drop to its own user, which cannot write to our folder.
-        self.process = self.lab.popen(self.ns, ["tcpdump", "-n", "-U", "-Z", "root", "-i", self.interface,
+        self.process = self.lab.popen(self.ns, ["tcpdump", "-n", "--immediate-mode", "-U", "-Z", "root", "-i", self.interface,
                                                 "-w", str(self.path), self.bpf])
         assert self.process.stdout is not None
         OutputLog(self.process.stdout).wait_for("listening on", self.process, 10, "tcpdump")

@@ -54,6 +54,39 @@ async def test_resilience_dropped_socket_resumes_its_id_seat_and_peer_connection
     await hearing(alice, 1)
 
 
+async def test_resilience_resumed_hello_gives_open_links_the_fresh_turn_credentials(
+        browser: Browser, start_server: Callable[..., RunningServer]) -> None:
+    # Nothing listens on port 9: the relay self-test fails, the credentials are minted all the same.
+    server = start_server(capacity=2, turn_urls=("turn:127.0.0.1:9",), turn_secret="resume-test-secret")
+    alice, bob = await joined_call(browser, server, ["Alice", "Bob"])
+    await hearing(alice, 1)
+    a_id, b_id = await alice.self_id(), await bob.self_id()
+    usernames = f"window.secretCall.iceServers('{b_id}').map((s) => s.username).filter(Boolean)"
+    first = await alice.page.evaluate(usernames)
+    assert len(first) == 1 and first[0].endswith(f":{a_id}"), first
+    state = server.server.state
+    relay = server.server.relay
+    later = relay.clock() + 1000
+
+    def drop_alice_an_hour_later() -> None:
+        relay.clock = lambda: later  # the resumed hello's credentials get a later expiry
+        for peer in state.sockets:
+            if peer.member_id == a_id:
+                peer.ws._req.transport.abort()
+
+    server.call(drop_alice_an_hour_later)
+    fresh = f"{int(later) + server.server.config.turn_ttl}:{a_id}"
+
+    async def fresh_on_the_open_link() -> bool:
+        return await alice.page.evaluate(usernames) == [fresh]
+    await wait_for(fresh_on_the_open_link, timeout=CONNECT_TIMEOUT, interval=0.2,
+                   message="the resumed hello's credentials on Alice's open connection")
+    assert await alice.self_id() == a_id, "a resume, not a new id"
+    assert await alice.page.evaluate("window.secretCall.peers()") == [b_id]
+    await hearing(alice, 1)
+    await alice.clean()
+
+
 async def _grew(tab: Any, peer_id: str, before: int) -> bool:
     return await inbound_bytes(tab, peer_id) > before + 4000
 

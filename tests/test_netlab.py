@@ -13,6 +13,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Locator, Playwright, async_playwright, expect
 
 import netlab
+from config import DEFAULT_TURN_PORT
 from conftest import CHROMIUM, CHROMIUM_ARGS, require_tool, wait_for
 from test_browser_call import Tab, hearing, open_tab
 
@@ -25,6 +26,15 @@ TOKEN = "netlab-Ключ"
 CONNECT_TIMEOUT = 30.0
 # The issue's promise: the page explains a blocked connection within 20 s.
 NOTICE_TIMEOUT = 20.0
+TURN_TTL = 600
+STATUS_SECRET = "netlab-status-secret"
+
+# Every same-origin document, script, style sheet and string file the page loaded, as text.
+PAGE_SOURCES = """async () => {
+  const urls = [location.href.split("#")[0], ...performance.getEntriesByType("resource").map((e) => e.name)];
+  const own = [...new Set(urls)].filter((url) => url.startsWith(location.origin + "/"));
+  return Promise.all(own.map(async (url) => (await fetch(url)).text()));
+}"""
 
 # The selected candidate pair of every link, read from getStats() only (nothing the page shows),
 # and every candidate each side gathered and received. Read only once connected: Chromium 156 can
@@ -49,7 +59,7 @@ PATHS = """async () => {
 }"""
 
 
-StartServer = Callable[[dict[str, str]], netlab.CallServerProcess]
+StartServer = Callable[..., netlab.CallServerProcess]
 OpenCall = Callable[[netlab.CallServerProcess, netlab.Kind, netlab.Kind], Awaitable[tuple[Tab, Tab]]]
 
 # Not --allow-loopback-in-peer-connection: every home has its own 127.0.0.1, and candidates for it
@@ -111,11 +121,11 @@ async def browsers(lab: netlab.Lab) -> AsyncIterator[Browsers]:
 
 @pytest.fixture
 def start_call_server(lab: netlab.Lab) -> Iterator[StartServer]:
-    """Start the Secret-Call server in the lab with this environment; stopped after the test."""
+    """start(env, *flags): the Secret-Call server in the lab with this environment; stopped after the test."""
     started: list[netlab.CallServerProcess] = []
 
-    def start(env: dict[str, str]) -> netlab.CallServerProcess:
-        server = netlab.CallServerProcess(lab, TOKEN, env).start()
+    def start(env: dict[str, str], *flags: str) -> netlab.CallServerProcess:
+        server = netlab.CallServerProcess(lab, TOKEN, env, flags).start()
         started.append(server)
         return server
 
@@ -147,8 +157,9 @@ async def open_call(lab: netlab.Lab, browsers: Browsers) -> AsyncIterator[OpenCa
         await tab.context.close()
 
 
-def ice_env(servers: list[dict[str, Any]]) -> dict[str, str]:
-    return {"ICE_SERVERS": json.dumps(servers)}
+def relay_env(coturn: netlab.Coturn, *transports: str | None, **extra: str) -> dict[str, str]:
+    """STUN_URL, TURN_URLS and TURN_SECRET for the lab's coturn: the server mints each page's credentials."""
+    return {"STUN_URL": coturn.stun_url, **coturn.turn_env(*transports), **extra}
 
 
 async def links(tab: Tab) -> dict[str, dict[str, Any]]:
@@ -176,7 +187,7 @@ async def row_shows(tab: Tab, path: str, text: str) -> None:
 
 async def test_netlab_cone_to_cone_connects_through_stun(
         lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: StartServer, open_call: OpenCall) -> None:
-    server = start_call_server(ice_env([{"urls": coturn.stun_url}]))
+    server = start_call_server({"STUN_URL": coturn.stun_url})
     captures = netlab.capture_between(lab, "a", "b")
     alice, bob = await open_call(server, "cone", "cone")
     await alice.join("Alice")
@@ -190,7 +201,8 @@ async def test_netlab_cone_to_cone_connects_through_stun(
         assert pair["remote"]["address"] == lab.homes[other].public_ip, "straight to the other router"
         await row_shows(tab, "stun", "through STUN")
     # The control for the privacy case: a direct call is seen by the same captures.
-    assert all(capture.stop() > 0 for capture in captures)
+    counts = [capture.stop() for capture in captures]
+    assert all(counts), counts
     await alice.clean()
     await bob.clean()
 
@@ -198,7 +210,7 @@ async def test_netlab_cone_to_cone_connects_through_stun(
 async def test_netlab_symmetric_to_cone_without_turn_says_a_relay_is_needed(
         lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: StartServer, open_call: OpenCall,
         artifacts: Path) -> None:
-    server = start_call_server(ice_env([{"urls": coturn.stun_url}]))
+    server = start_call_server({"STUN_URL": coturn.stun_url})
     alice, bob = await open_call(server, "symmetric", "cone")
     await alice.join("Alice")
     await bob.join("Bob")
@@ -220,7 +232,7 @@ async def test_netlab_symmetric_to_cone_without_turn_says_a_relay_is_needed(
 
 async def test_netlab_udp_blocked_with_a_udp_relay_says_to_try_its_tcp_port(
         lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: StartServer, open_call: OpenCall) -> None:
-    server = start_call_server(ice_env(coturn.ice_servers("lab", None)))
+    server = start_call_server(relay_env(coturn, None))
     alice, bob = await open_call(server, "udp-blocked", "cone")
     await alice.join("Alice")
     await bob.join("Bob")
@@ -234,23 +246,89 @@ async def test_netlab_udp_blocked_with_a_udp_relay_says_to_try_its_tcp_port(
 
 async def test_netlab_symmetric_to_symmetric_connects_through_the_relay(
         lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: StartServer, open_call: OpenCall) -> None:
-    server = start_call_server(ice_env(coturn.ice_servers("lab", None)))
+    server = start_call_server(relay_env(coturn, None, TURN_TTL=str(TURN_TTL)))
+    assert server.banner_relay() == "working (udp)"
+    for tab, _ in await symmetric_call_through_a_relay(open_call, server):
+        await has_own_credentials_and_no_secret(tab, coturn.secret)
+
+
+async def symmetric_call_through_a_relay(open_call: OpenCall, server: netlab.CallServerProcess,
+                                         ) -> list[tuple[Tab, dict[str, Any]]]:
+    """Symmetric NAT on both sides: Alice and Bob hear each other through a relay and their rows say so.
+    Each page with its selected candidate pair."""
     alice, bob = await open_call(server, "symmetric", "symmetric")
     await alice.join("Alice")
     await bob.join("Bob")
     await hearing(alice, 1, timeout=CONNECT_TIMEOUT)
     await hearing(bob, 1, timeout=CONNECT_TIMEOUT)
+    pairs = []
     for tab in (alice, bob):
         pair = await selected_pair(tab)
         assert "relay" in {pair["local"]["type"], pair["remote"]["type"]}, pair
         await row_shows(tab, "relay", "relayed")
+        pairs.append((tab, pair))
     await alice.clean()
+    return pairs
+
+
+async def has_own_credentials_and_no_secret(tab: Tab, secret: str) -> None:
+    """The TURN credentials the page's connection uses (from hello) are minted for it, TURN REST style,
+    expire within TURN_TTL, and neither they nor the page's HTML and scripts hold the shared secret."""
+    peer = (await tab.page.evaluate("window.secretCall.peers()"))[0]
+    servers = await tab.page.evaluate("(id) => window.secretCall.iceServers(id)", peer)
+    turn = [server for server in servers if server.get("username")]
+    assert len(turn) == 1, servers
+    username, credential = turn[0]["username"], turn[0]["credential"]
+    expiry, participant = username.split(":")
+    assert participant == await tab.self_id()
+    assert time.time() < int(expiry) <= time.time() + TURN_TTL + 1
+    assert credential == netlab.rest_credential(secret, username)
+    assert secret not in json.dumps(servers)
+    sources = await tab.page.evaluate(PAGE_SOURCES)
+    assert len(sources) > 3 and not any(secret in text for text in sources), len(sources)
+
+
+async def test_netlab_symmetric_to_symmetric_connects_through_the_apps_own_relay(
+        lab: netlab.Lab, start_call_server: StartServer, open_call: OpenCall) -> None:
+    """--turn: the app runs coturn itself, on its own lab internet address, and pages relay through it."""
+    server = start_call_server({}, "--turn")
+    assert server.banner_relay() == "working (udp, tcp)"
+    assert lab.listeners(netlab.SERVER_IP, DEFAULT_TURN_PORT) == {"udp", "tcp"}, "the app's coturn"
+    for _, pair in await symmetric_call_through_a_relay(open_call, server):
+        relays = [c for c in (pair["local"], pair["remote"]) if c["type"] == "relay"]
+        assert all(c["address"] == netlab.SERVER_IP for c in relays), f"not the app's coturn: {pair}"
+    server.stop()
+    assert lab.listeners(netlab.SERVER_IP, DEFAULT_TURN_PORT) == set(), "the app's coturn stops with it"
+
+
+async def test_netlab_relay_self_test_says_working_wrong_secret_and_unreachable(
+        lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: StartServer) -> None:
+    """The server's self-test against the lab's coturn, read from /status in a home (through its NAT)
+    and from the headless banner."""
+    def self_test(secret: str | None = None) -> str:
+        env = {**coturn.turn_env(None, "tcp", secret=secret), "ADMIN_STATUS": "1", "STATUS_SECRET": STATUS_SECRET}
+        server = start_call_server(env)
+        try:
+            status = server.status(lab.homes["a"])
+            assert coturn.secret not in json.dumps(status)
+            assert status["turn"] == server.banner_relay()
+            return str(status["turn"])
+        finally:
+            server.stop()
+
+    assert self_test() == "working (udp, tcp)"
+    assert self_test("not-the-lab-secret") == "wrong secret (udp, tcp)"
+    coturn.stop()
+    try:
+        assert self_test() == "unreachable (udp, tcp)"
+    finally:
+        coturn.start()
 
 
 async def test_netlab_udp_blocked_to_cone_relays_over_tcp(
         lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: StartServer, open_call: OpenCall,
         artifacts: Path) -> None:
-    server = start_call_server(ice_env(coturn.ice_servers("lab", None, "tcp")))
+    server = start_call_server(relay_env(coturn, None, "tcp"))
     alice, bob = await open_call(server, "udp-blocked", "cone")
     await alice.join("Alice")
     await bob.join("Bob")
@@ -266,7 +344,7 @@ async def test_netlab_udp_blocked_to_cone_relays_over_tcp(
 
 async def test_netlab_privacy_mode_sends_only_relay_candidates(
         lab: netlab.Lab, coturn: netlab.Coturn, start_call_server: StartServer, open_call: OpenCall) -> None:
-    server = start_call_server(ice_env(coturn.ice_servers("lab", None)))
+    server = start_call_server(relay_env(coturn, None))
     captures = netlab.capture_between(lab, "a", "b")
     alice, bob = await open_call(server, "cone", "cone")
     await alice.page.get_by_role("button", name="Settings").click()

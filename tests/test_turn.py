@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import ipaddress
 import json
 import logging
 import socket
@@ -283,6 +284,18 @@ def test_turn_coturn_config_keeps_the_lan_out(tmp_path: Path) -> None:
     tls = render_config(secret=SECRET, host="127.0.0.1", port=3478, workdir=tmp_path, cert="c.pem", key="k.pem")
     assert {"tls-listening-port=5349", "cert=c.pem", "pkey=k.pem", "listening-ip=127.0.0.1"} <= set(
         tls.splitlines()) and "no-tls" not in tls
+
+
+def test_turn_denied_ranges_leave_public_ipv4_peers_allowed() -> None:
+    """coturn 4.6 reads a range that starts at :: as open below, and ranks every IPv4 address below
+    every IPv6 one: such a range denies every IPv4 peer. Ours and docs/coturn.conf's start elsewhere."""
+    documented = [line.split("=", 1)[1] for line in (ROOT / "docs" / "coturn.conf").read_text().splitlines()
+                  if line.startswith("denied-peer-ip=")]
+    assert documented == list(DENIED_PEERS)
+    for entry in DENIED_PEERS:
+        low, high = (ipaddress.ip_address(part) for part in entry.split("-"))
+        assert low.version == high.version and low <= high, entry
+        assert str(low) != "::", f"{entry} would deny every IPv4 peer"
 
 
 async def test_turn_without_turnserver_names_the_package(tmp_path: Path) -> None:
