@@ -114,10 +114,9 @@ async def serve(config: Config) -> int:
 
     def on_public(url: str | None, invite: str | None) -> None:
         if url and invite:
-            print(f"  Public:   {url}/\n  Public invite: {invite}", flush=True)
             note = stun_note(servers[-1].relay.stun_urls)
-            if note:
-                print(f"  STUN:     {note}", flush=True)
+            lines = [f"  Public:   {url}/", f"  Public invite: {invite}", *([f"  STUN:     {note}"] if note else [])]
+            print("\n".join(lines), flush=True)  # one write: a reader that sees the invite sees the note too
 
     hosting = Hosting(make_server, Tunnel, on_public=on_public,
                       on_tunnel_status=lambda text: logger.info("tunnel: %s", text))
