@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import socket
@@ -37,6 +38,18 @@ CHROMIUM_ARGS = [
 ]
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36"
 TOKEN = "test-token-Ключ"
+
+
+def auth(token: str) -> str:
+    """The subprotocol entry that carries a room token, as the page sends it."""
+    return "auth." + base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A loopback port free right now (TCP, or UDP with kind=SOCK_DGRAM)."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def require_tool(path: str) -> str:

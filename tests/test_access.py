@@ -16,7 +16,7 @@ from config import Config
 from conftest import BROWSER_UA, TOKEN, wait_for
 from core import CallServer
 from fakes import FakeClock
-from test_server import auth
+from conftest import auth
 
 PUBLIC = "https://abc123.lhr.life"
 PUBLIC_HOST = "abc123.lhr.life"

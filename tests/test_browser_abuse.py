@@ -15,7 +15,7 @@ from conftest import BROWSER_UA, RunningServer, wait_for
 from room import UserError, clean_name
 from fakes import SDP
 from probe import subprotocols
-from test_browser_call import CONNECT_TIMEOUT, CSP_PROBE, DESKTOP, READY, Tab
+from browser import CONNECT_TIMEOUT, CSP_PROBE, DESKTOP, READY, Tab
 
 pytestmark = pytest.mark.browser
 

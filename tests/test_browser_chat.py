@@ -14,7 +14,7 @@ from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
 from conftest import BROWSER_UA, TOKEN, RunningServer, wait_for
 from probe import subprotocols
-from test_browser_call import CONNECT_TIMEOUT, CSP_PROBE, DESKTOP, PHONE, READY, Tab, open_tab, roster_is
+from browser import CONNECT_TIMEOUT, CSP_PROBE, DESKTOP, PHONE, READY, Tab, open_tab, roster_is
 
 pytestmark = pytest.mark.browser
 

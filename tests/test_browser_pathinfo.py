@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from conftest import RunningServer
-from test_browser_call import hearing, open_tab
+from browser import hearing, open_tab
 
 pytestmark = pytest.mark.browser
 

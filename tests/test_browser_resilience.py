@@ -8,7 +8,7 @@ from playwright.async_api import Browser, expect
 
 from conftest import RunningServer, wait_for
 from core import count_socket
-from test_browser_call import CONNECT_TIMEOUT, hearing, joined_call, open_tab
+from browser import CONNECT_TIMEOUT, hearing, joined_call, open_tab
 
 
 async def inbound_bytes(tab: Any, peer_id: str) -> int:

@@ -7,7 +7,7 @@ from typing import Any, Callable
 from playwright.async_api import Browser, expect
 
 from conftest import RunningServer, wait_for
-from test_browser_call import CONNECT_TIMEOUT, joined_call, open_tab
+from browser import CONNECT_TIMEOUT, joined_call, open_tab
 
 ECHO_STATS = """async () => {
   const stats = await window.secretCall.soundCheckStats();

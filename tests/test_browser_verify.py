@@ -13,7 +13,7 @@ from playwright.async_api import Browser, Locator, expect
 
 from conftest import RunningServer, wait_for
 from mitm import ManInTheMiddle
-from test_browser_call import CONNECT_TIMEOUT, PHONE, Tab, hearing, joined_call, open_tab, roster_is
+from browser import CONNECT_TIMEOUT, PHONE, Tab, hearing, joined_call, open_tab, roster_is
 
 pytestmark = pytest.mark.browser
 

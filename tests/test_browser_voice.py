@@ -14,7 +14,7 @@ from playwright.async_api import Browser
 
 from bench.voice_lab import FIREFOX, FIREFOX_PREFS, send_codec
 from conftest import RunningServer, require_tool
-from test_browser_call import READY, Tab, hearing
+from browser import READY, Tab, hearing
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import tracemalloc
 from typing import Any
@@ -11,14 +10,10 @@ from typing import Any
 import aiohttp
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import BROWSER_UA, RunningServer, wait_for
+from conftest import BROWSER_UA, RunningServer, auth, wait_for
 
 BATCH = 50
 BATCHES = 210  # 10,500 frames
-
-
-def auth(token: str) -> str:
-    return "auth." + base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
 
 
 json_values = st.recursive(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import os
@@ -27,7 +26,7 @@ import gui_strings
 import gui_theme
 from async_runner import AsyncRunner
 from config import GUI_DEFAULT_TOKEN, Config, from_environment
-from conftest import BROWSER_UA, ROOT, require_tool, wait_until
+from conftest import BROWSER_UA, ROOT, auth, free_port, wait_until
 from core import CallServer
 from tunnel import Tunnel
 
@@ -39,12 +38,6 @@ LHR_URL = "https://8c2f41a9e0b7d3.lhr.life"
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def port_is_free(port: int) -> bool:
     """Nothing listens on the port (TIME_WAIT leftovers of closed connections do not count)."""
@@ -196,10 +189,6 @@ def client() -> Iterator[AsyncRunner]:
     started = AsyncRunner().start()
     yield started
     started.stop()
-
-
-def auth(token: str) -> str:
-    return "auth." + base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
 
 
 async def probe(port: int, token: str, origin: str | None = None) -> tuple[Any, int | None]:

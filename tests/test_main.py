@@ -15,13 +15,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from conftest import BROWSER_UA, ROOT
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
+from conftest import BROWSER_UA, ROOT, free_port
 
 class App:
     """main.py in a subprocess, with its output collected."""

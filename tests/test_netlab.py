@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Locator, Playwright, async_playwright,
 import netlab
 from config import DEFAULT_TURN_PORT
 from conftest import CHROMIUM, CHROMIUM_ARGS, require_tool, wait_for
-from test_browser_call import Tab, hearing, open_tab
+from browser import Tab, hearing, open_tab
 
 pytestmark = [pytest.mark.netlab, pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 from pathlib import Path
@@ -14,13 +13,9 @@ import pytest
 from aiohttp import WSMsgType
 
 from config import Config
-from conftest import BROWSER_UA, TOKEN, wait_for
+from conftest import BROWSER_UA, TOKEN, auth, wait_for
 from core import MAX_FRAME, STATE, create_app
 from fakes import SDP
-
-def auth(token: str) -> str:
-    return "auth." + base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
-
 
 class Api:
     """A test client plus helpers to open browser-like sockets."""

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from config import Config, ConfigError, from_environment
-from conftest import BROWSER_UA, ROOT, TOKEN
+from conftest import BROWSER_UA, ROOT, TOKEN, free_port
 from core import CallServer, ServerError
 from room import Room
 from coturn import DENIED_PEERS, CoturnServer, render_config
@@ -28,12 +28,6 @@ from turn import DEFAULT_STUN, Relay, RelayCheck, TurnTarget, check_target, mint
 
 SECRET = "s3cret-of-the-TURN-server"
 TURN_URLS = ("turn:turn.example.org:3478", "turn:turn.example.org:443?transport=tcp")
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def hmac_sha1(key: bytes, message: bytes) -> bytes:

@@ -15,7 +15,7 @@ from config import Config
 from conftest import TOKEN, RunningServer, require_tool
 from core import CallServer
 from coturn import CoturnServer
-from test_browser_call import CONNECT_TIMEOUT, READY, Tab, hearing, open_tab
+from browser import CONNECT_TIMEOUT, READY, Tab, hearing, open_tab
 from test_turn_coturn import free_port
 from turn import Relay
 
