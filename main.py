@@ -114,10 +114,10 @@ async def serve(config: Config) -> int:
 
     def on_public(url: str | None, invite: str | None) -> None:
         if url and invite:
-            print(f"  Public:   {url}/\n  Public invite: {invite}", flush=True)
             note = stun_note(servers[-1].relay.stun_urls)
-            if note:
-                print(f"  STUN:     {note}", flush=True)
+            # One write: whoever reads up to the invite line gets the STUN note with it.
+            print(f"  Public:   {url}/\n  Public invite: {invite}" + (f"\n  STUN:     {note}" if note else ""),
+                  flush=True)
 
     hosting = Hosting(make_server, Tunnel, on_public=on_public,
                       on_tunnel_status=lambda text: logger.info("tunnel: %s", text))
