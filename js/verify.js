@@ -141,7 +141,9 @@ export async function certificateFingerprints(pc) {
 
 /**
  * The remote certificate that a connection's latest remote description announces, applied or
- * about to be: a re-offer with another fingerprint shows here before DTLS is redone.
+ * about to be: a re-offer with another fingerprint shows here before DTLS is redone, and before
+ * our answer makes it the current description that certificateFingerprints() reads. Not a read
+ * of the certificates in use (those stay in certificateFingerprints alone): only the early warning.
  * @param {RTCPeerConnection} pc
  */
 export function announcedRemoteFingerprint(pc) {
