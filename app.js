@@ -265,7 +265,7 @@ async function main() {
     // A row made again (after a roster change) gets its code back.
     for (const { id } of participants) {
       const peer = verifier.view(id);
-      roster.setVerification(id, peer.code, peer.status);
+      roster.setVerification(id, peer.code, peer.status, peer.stalled);
     }
   });
   call.addEventListener(Events.CALL_STATE, (event) => {
@@ -273,7 +273,7 @@ async function main() {
   });
   verifier.addEventListener(Events.PEER_CODE, (event) => {
     const peer = /** @type {CustomEvent} */ (event).detail;
-    roster.setVerification(peer.id, peer.code, peer.status);
+    roster.setVerification(peer.id, peer.code, peer.status, peer.stalled);
     verifyDialog.update(peer);
     if (peer.changed) toasts.show(t("toastCodeChanged", { name: peer.name }), "error");
   });

@@ -46,11 +46,14 @@ export const Events = Object.freeze({
   /** detail: {id, state} — an RTCPeerConnection's connectionState, or "restarting", "rebuilding",
    *  or "broken" (the peer's offers cannot be applied; js/mesh.js gave up rebuilding for it) */
   PEER_STATE: "mesh:state",
+  /** detail: {id, type: "offer"|"answer"} — a remote description was just applied to one link */
+  PEER_DESCRIPTION: "mesh:description",
   /** detail: {id} — the link to one participant is closed */
   PEER_CLOSED: "mesh:closed",
 
   // Verifier (js/verify.js)
-  /** detail: {id, name, code: string[] | null, status: VerifyStatus, changed} — changed: a verified code changed */
+  /** detail: PeerCode {id, name, code: string[] | null, status: VerifyStatus, stalled} and `changed`: a
+   *  code (verified, or of the same connection) is gone; stalled: no code came within STALL_MS */
   PEER_CODE: "verify:code",
 
   // PathWatcher (js/pathinfo.js)

@@ -213,6 +213,8 @@ class PeerLink {
       await pc.setRemoteDescription(tuneDescription(description));
       this.settingRemoteAnswer = false;
       this.applied = true;
+      // The verification codes check the certificate it announces before anything else happens.
+      emit(this.mesh, Events.PEER_DESCRIPTION, { id: this.id, type: description.type });
       if (description.type === "offer") {
         // The answerer's track rides in the answer: addTrack reuses the offered transceiver.
         this.addLocalTrack();

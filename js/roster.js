@@ -82,6 +82,8 @@ class Entry {
     this.code = null;
     /** @type {import("./verify.js").VerifyStatus} */
     this.verifyStatus = "pending";
+    /** Connected for a while with no completed code: someone may be blocking verification. */
+    this.verifyStalled = false;
   }
 }
 
@@ -169,12 +171,14 @@ export class Roster extends EventTarget {
    * @param {string} id
    * @param {string[] | null} code the link's verification code, null while there is none
    * @param {import("./verify.js").VerifyStatus} status
+   * @param {boolean} [stalled] connected for a while with no completed code
    */
-  setVerification(id, code, status) {
+  setVerification(id, code, status, stalled = false) {
     const entry = this.entries.get(id);
     if (!entry) return;
     entry.code = code;
     entry.verifyStatus = status;
+    entry.verifyStalled = stalled;
     this.renderEntry(entry);
   }
 
@@ -209,6 +213,7 @@ export class Roster extends EventTarget {
       entry.volume.value = "100";
       entry.code = null;
       entry.verifyStatus = "pending";
+      entry.verifyStalled = false;
     }
     this.render();
   }
@@ -332,9 +337,14 @@ export class Roster extends EventTarget {
   renderCode(entry, remoteInCall) {
     const t = this.i18n.t.bind(this.i18n);
     const code = remoteInCall ? entry.code : null;
-    entry.verifyRow.hidden = !code;
-    entry.element.dataset.verify = code ? entry.verifyStatus : "";
-    if (!code) return;
+    if (!code) {
+      this.renderNoCode(entry, remoteInCall);
+      return;
+    }
+    entry.verifyRow.hidden = false;
+    entry.element.dataset.verify = entry.verifyStatus;
+    entry.codeText.setAttribute("role", "img");
+    entry.verifyButton.hidden = false;
     // One span per emoji (in a colour emoji font), with plain spaces between them.
     entry.codeText.replaceChildren(...code.flatMap((emoji, index) => {
       const glyph = document.createElement("span");
@@ -347,5 +357,27 @@ export class Roster extends EventTarget {
     entry.verifyBadge.textContent = badgeKey ? t(badgeKey) : "";
     entry.verifyButton.textContent = t("verify");
     entry.verifyButton.setAttribute("aria-label", t("verifyPeer", { name: entry.name }));
+  }
+
+  /**
+   * No code to compare: nothing to show, unless the verified code was withdrawn or none came in
+   * time. Then the row says so, with nothing that could be read aloud as if it were current.
+   * @private
+   * @param {Entry} entry
+   * @param {boolean} remoteInCall
+   */
+  renderNoCode(entry, remoteInCall) {
+    const t = this.i18n.t.bind(this.i18n);
+    const changed = entry.verifyStatus === "changed";
+    const warn = remoteInCall && (changed || entry.verifyStalled);
+    entry.verifyRow.hidden = !warn;
+    entry.element.dataset.verify = !warn ? "" : changed ? "changed" : "blocked";
+    if (!warn) return;
+    entry.codeText.removeAttribute("role");
+    entry.codeText.removeAttribute("aria-label");
+    entry.codeText.textContent = t(entry.verifyStalled ? "verifyBlocked" : "verifyWaiting", { name: entry.name });
+    entry.verifyBadge.hidden = false;
+    entry.verifyBadge.textContent = t(changed ? "verifyBadgeChanged" : "verifyBadgeBlocked");
+    entry.verifyButton.hidden = true;
   }
 }

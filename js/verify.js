@@ -35,12 +35,18 @@ export const CODE_LENGTH = 4;
 /** Chromium may report the remote certificate a moment after "connected": how often to look again. */
 const RETRY_MS = 250;
 const RETRIES = 20;
+/** How often a connected link's certificates are read again: Chromium may re-key a connection with no event. */
+const CHECK_MS = 1000;
+/** A connected link with no completed code after this long: someone may be blocking the exchange. */
+const STALL_MS = 10_000;
 
 /**
  * @typedef {"pending" | "unverified" | "verified" | "changed" | "mismatch"} VerifyStatus
- *   pending: no code yet; changed: the code is not the one the person verified; mismatch: the
- *   person said the codes differ.
- * @typedef {{id: string, name: string, code: string[] | null, status: VerifyStatus}} PeerCode
+ *   pending: no code yet; changed: the certificates are not the ones the code (maybe verified)
+ *   was made from, or not the ones the person verified; mismatch: the person said the codes
+ *   differ.
+ * @typedef {{id: string, name: string, code: string[] | null, status: VerifyStatus, stalled: boolean}} PeerCode
+ *   stalled: the link has been connected for STALL_MS with no completed code.
  */
 
 /**
@@ -100,16 +106,56 @@ async function presentedFingerprint(pc) {
 }
 
 /**
- * The fingerprints of the two certificates that a connected RTCPeerConnection's DTLS really uses:
- * never the ones the SDP merely announces. Call it only once the connection is "connected"
- * (Chromium may otherwise never report the remote certificate stat).
+ * The sha-256 fingerprint an SDP announces (its first a=fingerprint line of that kind), or null.
+ * @param {string | undefined} sdp
+ */
+export function fingerprintOfSdp(sdp) {
+  for (const [, algorithm, value] of (sdp || "").matchAll(/^a=fingerprint:(\S+) (\S+)\s*$/gm)) {
+    const print = canonical(algorithm, value);
+    if (print) return print;
+  }
+  return null;
+}
+
+/**
+ * The fingerprints of the two certificates that a connection's DTLS uses, read in this one place
+ * for the codes and for noticing a change: the certificate stats (and the certificate presented in
+ * the handshake) where the browser has them, else the a=fingerprint lines of the current local and
+ * remote descriptions (Firefox has no certificate stats). A current remote description that
+ * announces another certificate wins over the stat: from then on the browser accepts only that one,
+ * so the link is being re-keyed to it even before the handshake is over.
  * @param {RTCPeerConnection} pc
  * @returns {Promise<{local: string, remote: string} | null>} null while either is unknown
  */
 export async function certificateFingerprints(pc) {
   const stats = fingerprintsOf((await pc.getStats()).values());
-  const remote = (await presentedFingerprint(pc)) || stats.remote;
-  return stats.local && remote ? { local: stats.local, remote } : null;
+  const announced = {
+    local: fingerprintOfSdp(pc.currentLocalDescription?.sdp),
+    remote: fingerprintOfSdp(pc.currentRemoteDescription?.sdp),
+  };
+  const presented = (await presentedFingerprint(pc)) || stats.remote;
+  const local = stats.local || announced.local;
+  const remote = announced.remote && announced.remote !== presented ? announced.remote : presented || announced.remote;
+  return local && remote ? { local, remote } : null;
+}
+
+/**
+ * The remote certificate that a connection's latest remote description announces, applied or
+ * about to be: a re-offer with another fingerprint shows here before DTLS is redone, and before
+ * our answer makes it the current description that certificateFingerprints() reads. Not a read
+ * of the certificates in use (those stay in certificateFingerprints alone): only the early warning.
+ * @param {RTCPeerConnection} pc
+ */
+export function announcedRemoteFingerprint(pc) {
+  return fingerprintOfSdp(pc.remoteDescription?.sdp);
+}
+
+/**
+ * @param {{local: string, remote: string} | null} a
+ * @param {{local: string, remote: string} | null} b
+ */
+function samePrints(a, b) {
+  return Boolean(a && b) && a?.local === b?.local && a?.remote === b?.remote;
 }
 
 /**
@@ -178,27 +224,36 @@ function sameCode(a, b) {
 
 /**
  * Each link's code, read whenever its connection (re)connects, and the person's verdict on it.
- * A verdict outlives a rebuilt link, found again by name, so that a new certificate behind a
- * verified name is reported as a change rather than quietly shown as a fresh, unverified code.
- * Memory only: nothing is stored.
+ * The certificates behind a code are watched for as long as it is shown: after every applied
+ * remote description, on every state change and once a second while connected. When they are
+ * not the ones the code was made from, the code is withdrawn at once and the link shows
+ * "changed" (a forged re-offer re-keys the same connection, and its relay may drop every verify
+ * step so that no new code could tell). A verdict outlives a rebuilt link, found again by name,
+ * so that a new certificate behind a verified name is reported as a change rather than quietly
+ * shown as a fresh, unverified code. Memory only: nothing is stored.
  */
 export class Verifier extends EventTarget {
   /**
    * @param {{connection(id: string): RTCPeerConnection | null, connectionState(id: string): string} & EventTarget} mesh
    * @param {(to: string, step: "commit" | "reveal", value: string) => void} send through the signaling
+   * @param {{deadlineMs?: number, watchMs?: number}} [timing] for tests
    */
-  constructor(mesh, send) {
+  constructor(mesh, send, timing = {}) {
     super();
     this.mesh = mesh;
     this.send = send;
+    this.deadlineMs = timing.deadlineMs ?? STALL_MS;
+    this.watchMs = timing.watchMs ?? CHECK_MS;
     /** @type {Map<string, Round>} the current exchange with each peer */
     this.rounds = new Map();
     /** @type {Map<string, string>} a peer's commitment that came before our round for it */
     this.early = new Map();
     /**
-     * By participant id. `pc` is the connection the code was read from; once the mesh has
-     * replaced it, the code is `stale`: kept to compare the next one with, but no longer shown.
-     * @type {Map<string, {name: string, code: string[], status: VerifyStatus, pc: object, stale: boolean}>}
+     * By participant id. `pc` and `prints` are the connection and certificates the code was made
+     * from; once either changes, the code is `stale`: kept to compare the next one with, but no
+     * longer shown.
+     * @type {Map<string, {name: string, code: string[], status: VerifyStatus, pc: object,
+     *   prints: {local: string, remote: string}, stale: boolean}>}
      */
     this.records = new Map();
     /** @type {Map<string, {code: string[], status: VerifyStatus}>} verdicts of closed links, by name */
@@ -207,16 +262,23 @@ export class Verifier extends EventTarget {
     this.names = new Map();
     /** @type {Map<string, number>} bumped on every state change, so a late read is dropped */
     this.generation = new Map();
+    /** @type {Map<string, ReturnType<typeof setTimeout>>} per link, the STALL_MS timer */
+    this.deadlines = new Map();
+    /** @type {Set<string>} links that passed the deadline with no code */
+    this.blocked = new Set();
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this.watcher = undefined;
     mesh.addEventListener(Events.PEER_STATE, (event) => {
       const { id, state } = /** @type {CustomEvent} */ (event).detail;
       const generation = this.bump(id);
-      const record = this.records.get(id);
-      if (record && !record.stale && this.mesh.connection(id) !== record.pc) {
-        record.stale = true;
-        emit(this, Events.PEER_CODE, { ...this.view(id), changed: false });
+      this.check(id);
+      if (state === "connected") {
+        this.arm(id);
+        this.watch();
+        this.read(id, generation);
       }
-      if (state === "connected") this.read(id, generation);
     });
+    mesh.addEventListener(Events.PEER_DESCRIPTION, (event) => this.check(/** @type {CustomEvent} */ (event).detail.id));
     mesh.addEventListener(Events.PEER_CLOSED, (event) => this.closed(/** @type {CustomEvent} */ (event).detail.id));
   }
 
@@ -234,8 +296,13 @@ export class Verifier extends EventTarget {
   view(id) {
     const record = this.records.get(id);
     const name = record ? record.name : this.names.get(id) || "";
-    if (!record || record.stale) return { id, name, code: null, status: "pending" };
-    return { id, name, code: record.code, status: record.status };
+    if (record && !record.stale) return { id, name, code: record.code, status: record.status, stalled: false };
+    // No code to show: still say when the one the person verified is gone, or none could be made.
+    const stalled = this.blocked.has(id);
+    if (record && (record.status === "changed" || record.status === "mismatch")) {
+      return { id, name, code: null, status: record.status, stalled };
+    }
+    return { id, name, code: null, status: "pending", stalled };
   }
 
   /**
@@ -255,6 +322,7 @@ export class Verifier extends EventTarget {
    * @param {string} id
    */
   refresh(id) {
+    this.check(id);
     if (this.mesh.connectionState(id) === "connected") this.read(id, this.generation.get(id) || 0, 1);
   }
 
@@ -265,6 +333,11 @@ export class Verifier extends EventTarget {
     this.early.clear();
     this.departed.clear();
     this.names.clear();
+    this.blocked.clear();
+    for (const timer of this.deadlines.values()) clearTimeout(timer);
+    this.deadlines.clear();
+    clearInterval(this.watcher);
+    this.watcher = undefined;
     for (const id of this.generation.keys()) this.bump(id);
   }
 
@@ -276,6 +349,94 @@ export class Verifier extends EventTarget {
     const generation = (this.generation.get(id) || 0) + 1;
     this.generation.set(id, generation);
     return generation;
+  }
+
+  /**
+   * Poll the certificates of every shown code while the call lasts.
+   * @private
+   */
+  watch() {
+    if (this.watcher !== undefined) return;
+    this.watcher = setInterval(() => {
+      for (const id of this.records.keys()) this.check(id);
+    }, this.watchMs);
+  }
+
+  /**
+   * Give a connected link STALL_MS to complete its code.
+   * @private
+   * @param {string} id
+   */
+  arm(id) {
+    if (this.deadlines.has(id)) return;
+    this.deadlines.set(id, setTimeout(() => {
+      this.deadlines.delete(id);
+      if (this.mesh.connectionState(id) !== "connected" || this.view(id).code || this.blocked.has(id)) return;
+      this.blocked.add(id);
+      emit(this, Events.PEER_CODE, { ...this.view(id), changed: false });
+    }, this.deadlineMs));
+  }
+
+  /**
+   * Is the shown code still made from the connection and certificates in use? If not, withdraw it.
+   * @private
+   * @param {string} id
+   */
+  async check(id) {
+    const record = this.records.get(id);
+    if (!record) return;
+    const pc = this.mesh.connection(id);
+    if (record.stale) {
+      // Withdrawn from this connection: look for its new certificates until a round runs on them.
+      if (pc === record.pc && !this.rounds.has(id) && this.mesh.connectionState(id) === "connected") {
+        this.read(id, this.generation.get(id) || 0, 1);
+      }
+      return;
+    }
+    if (pc !== record.pc) {
+      this.change(id, "rebuilt");
+      return;
+    }
+    if (!pc) return;
+    // A remote description with another certificate: warn as it is applied, before DTLS is redone.
+    const announced = announcedRemoteFingerprint(pc);
+    if (announced && announced !== record.prints.remote) {
+      this.change(id, "rekeyed");
+      return;
+    }
+    if (this.mesh.connectionState(id) !== "connected") return;
+    let prints = null;
+    try {
+      prints = await certificateFingerprints(pc);
+    } catch {
+      return;
+    }
+    if (prints && this.records.get(id) === record && !record.stale && record.pc === pc && !samePrints(prints, record.prints)) {
+      this.change(id, "rekeyed");
+      this.read(id, this.bump(id));
+    }
+  }
+
+  /**
+   * The code no longer matches what the link uses: withdraw it now, without waiting for a reveal.
+   * A rebuilt connection (a reconnect does that) counts as a change only after a verdict; the
+   * same connection re-keyed always does.
+   * @private
+   * @param {string} id
+   * @param {"rebuilt" | "rekeyed"} how
+   */
+  change(id, how) {
+    const record = this.records.get(id);
+    if (!record || record.stale) return;
+    record.stale = true;
+    this.rounds.delete(id);
+    const verdict = record.status === "verified" || record.status === "changed";
+    if (how === "rekeyed" || verdict) {
+      if (record.status !== "mismatch") record.status = "changed";
+    }
+    const alarm = record.status === "changed" && (how === "rekeyed" || verdict);
+    emit(this, Events.PEER_CODE, { ...this.view(id), changed: alarm });
+    if (this.mesh.connectionState(id) === "connected") this.arm(id);
   }
 
   /**
@@ -296,10 +457,23 @@ export class Verifier extends EventTarget {
       } catch {
         return;
       }
-      if (!prints) continue;
+      if (!prints || this.withdrawn(id, pc, prints)) continue;
       if (this.generation.get(id) === generation) await this.exchange(id, pc, prints);
       return;
     }
+  }
+
+  /**
+   * True for the certificates of a code that was withdrawn from this same connection: the
+   * browser may report them a little longer while DTLS is redone, and they get no code again.
+   * @private
+   * @param {string} id
+   * @param {object} pc
+   * @param {{local: string, remote: string}} prints
+   */
+  withdrawn(id, pc, prints) {
+    const record = this.records.get(id);
+    return Boolean(record && record.stale && record.pc === pc && samePrints(record.prints, prints));
   }
 
   /**
@@ -311,8 +485,8 @@ export class Verifier extends EventTarget {
    */
   async exchange(id, pc, prints) {
     const current = this.rounds.get(id);
-    if (current && current.pc === pc && current.prints.local === prints.local && current.prints.remote === prints.remote) {
-      if (current.code) this.apply(id, current.code, pc);
+    if (current && current.pc === pc && samePrints(current.prints, prints)) {
+      if (current.code) this.apply(id, current.code, pc, prints);
       return;
     }
     /** @type {Round} */
@@ -346,7 +520,7 @@ export class Verifier extends EventTarget {
       const code = await verificationCode(round.prints.local, round.prints.remote, round.nonce, value);
       if (this.rounds.get(from) === round && this.mesh.connection(from) === round.pc) {
         round.code = code;
-        this.apply(from, code, round.pc);
+        this.apply(from, code, round.pc, round.prints);
       }
     }
   }
@@ -368,8 +542,9 @@ export class Verifier extends EventTarget {
    * @param {string} id
    * @param {string[]} code
    * @param {object} pc the connection it was read from
+   * @param {{local: string, remote: string}} prints the certificates it was made from
    */
-  apply(id, code, pc) {
+  apply(id, code, pc, prints) {
     const name = this.names.get(id) || "";
     const existing = this.records.get(id);
     /** @type {{code: string[], status: VerifyStatus} | undefined} */
@@ -389,7 +564,8 @@ export class Verifier extends EventTarget {
       if (changed || before.status === "changed") status = "changed";
     }
     const news = !existing || existing.stale || !sameCode(existing.code, code) || existing.status !== status;
-    this.records.set(id, { name, code, status, pc, stale: false });
+    this.blocked.delete(id);
+    this.records.set(id, { name, code, status, pc, prints, stale: false });
     if (news) emit(this, Events.PEER_CODE, { ...this.view(id), changed });
   }
 
@@ -400,6 +576,9 @@ export class Verifier extends EventTarget {
   closed(id) {
     this.bump(id);
     this.rounds.delete(id);
+    this.blocked.delete(id);
+    clearTimeout(this.deadlines.get(id));
+    this.deadlines.delete(id);
     const record = this.records.get(id);
     if (!record) return;
     this.records.delete(id);

@@ -1,5 +1,9 @@
 """A man in the middle, for tests only: it rewrites the signaling so each browser's DTLS ends at an
-aiortc peer of ours, and relays the audio between them. Verification codes must expose it."""
+aiortc peer of ours, and relays the audio between them. Verification codes must expose it.
+
+It can also relay honestly at first and step in later (`strike`): a forged re-offer "from" one
+browser, with our own certificate, re-keys the other browser's existing connection to us. And it can
+drop every `verify` message, so that no code is ever completed."""
 
 from __future__ import annotations
 
@@ -74,8 +78,14 @@ class Leg:
 class ManInTheMiddle:
     """Installs itself in a Room's offer/answer/ice handlers; every pair gets two legs of ours."""
 
-    def __init__(self, room: Room) -> None:
+    def __init__(self, room: Room, *, passive: bool = False, drop_verify: bool = False) -> None:
         self.room = room
+        # passive: relay every signal untouched until strike() picks a link to step into.
+        self.passive = passive
+        self.drop_verify = drop_verify
+        self.dropped_verify = 0
+        # (victim, poser) pairs struck after the fact: the victim's signals to the poser go to our leg.
+        self.struck: set[tuple[str, str]] = set()
         self.legs: dict[tuple[str, str], Leg] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self._queue: asyncio.Queue[tuple[Member, dict[str, Any]]] = asyncio.Queue()
@@ -83,14 +93,36 @@ class ManInTheMiddle:
         self._original: dict[str, Any] = {}
 
     def install(self) -> None:
-        for kind in ("offer", "answer", "ice"):
+        for kind in ("offer", "answer", "ice", "verify"):
             self._original[kind] = self.room._handlers[kind]
             self.room._handlers[kind] = self._intercept
         self._worker = asyncio.ensure_future(self._work())
 
     def _intercept(self, member: Member, message: dict[str, Any]) -> None:
+        kind, target = message.get("type"), message.get("to")
+        if kind == "verify":
+            if self.drop_verify:
+                self.dropped_verify += 1
+            else:
+                self._original[kind](member, message)
+            return
+        if (target, member.id) in self.struck:
+            return  # the poser's own signals would undo the forgery: they never arrive
+        if self.passive and (member.id, target) not in self.struck:
+            self._original[str(kind)](member, message)
+            return
         # Signals are handled one at a time, in order, as the real relay would deliver them.
         self._queue.put_nowait((member, message))
+
+    async def strike(self, victim: str, poser: str) -> None:
+        """Step into the victim's link to the poser: a forged re-offer from the poser with our
+        certificate, and from now on no verify message gets through."""
+        self.drop_verify = True
+        self.struck.add((victim, poser))
+        leg = Leg(faces=victim, poses_as=poser)
+        self.legs[(victim, poser)] = leg
+        await leg.pc.setLocalDescription(await leg.pc.createOffer())
+        self._send(victim, {"type": "offer", "from": poser, "to": victim, "sdp": leg.pc.localDescription.sdp})
 
     async def _work(self) -> None:
         while True:
@@ -121,8 +153,11 @@ class ManInTheMiddle:
         target = message.get("to")
         if not isinstance(target, str) or target not in self.room.members:
             return
-        facing_sender, facing_target = await self._pair(sender, target)
         kind = message["type"]
+        if (sender, target) in self.struck:
+            await self._answer_as(self.legs[(sender, target)], sender, target, message)
+            return
+        facing_sender, facing_target = await self._pair(sender, target)
         if kind == "offer":
             fresh = facing_target.pc.localDescription is None
             await facing_sender.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
@@ -139,14 +174,30 @@ class ManInTheMiddle:
                 await facing_sender.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "answer"))
                 await self._flush(facing_sender)
         elif kind == "ice":
-            init = message.get("candidate")
-            if init and init.get("candidate"):
-                candidate = candidate_from_sdp(init["candidate"].split(":", 1)[1])
-                candidate.sdpMid, candidate.sdpMLineIndex = init.get("sdpMid"), init.get("sdpMLineIndex")
-                if facing_sender.pc.remoteDescription is None:
-                    facing_sender.pending.append(candidate)
-                else:
-                    await facing_sender.pc.addIceCandidate(candidate)
+            await self._add_candidate(facing_sender, message.get("candidate"))
+
+    async def _answer_as(self, leg: Leg, sender: str, poser: str, message: dict[str, Any]) -> None:
+        """The victim's signal to the poser, taken by our leg alone."""
+        kind = message["type"]
+        if kind == "answer" and leg.pc.signalingState == "have-local-offer":
+            await leg.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "answer"))
+            await self._flush(leg)
+        elif kind == "offer":
+            await leg.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
+            await self._flush(leg)
+            await leg.pc.setLocalDescription(await leg.pc.createAnswer())
+            self._send(sender, {"type": "answer", "from": poser, "to": sender, "sdp": leg.pc.localDescription.sdp})
+        elif kind == "ice":
+            await self._add_candidate(leg, message.get("candidate"))
+
+    async def _add_candidate(self, leg: Leg, init: Any) -> None:
+        if init and init.get("candidate"):
+            candidate = candidate_from_sdp(init["candidate"].split(":", 1)[1])
+            candidate.sdpMid, candidate.sdpMLineIndex = init.get("sdpMid"), init.get("sdpMLineIndex")
+            if leg.pc.remoteDescription is None:
+                leg.pending.append(candidate)
+            else:
+                await leg.pc.addIceCandidate(candidate)
 
     async def _flush(self, leg: Leg) -> None:
         pending, leg.pending = leg.pending, []

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 import aioice.ice
 import pytest
@@ -66,7 +67,9 @@ PURE_CHECKS = """async () => {
     mesh.dispatchEvent(new CustomEvent(Events.PEER_STATE, { detail: { id, state: "connected" } }));
     const coded = () => events.slice(count).find((event) => event.code);
     for (let i = 0; i < 100 && !coded(); i += 1) await new Promise((r) => setTimeout(r, 10));
-    return { ...coded(), before: events.slice(count).filter((event) => !event.code).map((event) => event.status) };
+    // Events before the new code, as status plus "!" when it came with the warning.
+    const before = events.slice(count).filter((event) => !event.code);
+    return { ...coded(), before: before.map((event) => event.status + (event.changed ? "!" : "")) };
   };
   const close = (id) => {
     mesh.pcs.delete(id);
@@ -180,14 +183,24 @@ async def shown_code(tab: Tab, peer_id: str) -> str:
     return text
 
 
-def install_mitm(server: RunningServer) -> ManInTheMiddle:
-    mitm = ManInTheMiddle(server.server.state.room)
+def install_mitm(server: RunningServer, **options: bool) -> ManInTheMiddle:
+    mitm = ManInTheMiddle(server.server.state.room, **options)
 
     async def install() -> None:
         mitm.install()  # on the server's loop: it replaces the room's handlers and starts a worker
 
     server.runner.run(install(), timeout=5)
     return mitm
+
+
+@contextlib.asynccontextmanager
+async def mitm_in(server: RunningServer, **options: bool) -> AsyncIterator[ManInTheMiddle]:
+    """A man in the middle installed for the block's duration, then closed."""
+    mitm = install_mitm(server, **options)
+    try:
+        yield mitm
+    finally:
+        server.runner.run(mitm.close(), timeout=10)
 
 
 def legs_connected(server: RunningServer, mitm: ManInTheMiddle) -> bool:
@@ -231,15 +244,17 @@ async def test_verify_code_is_symmetric_and_drawn_from_the_emoji_list(
     first, marked, rebuilt = result["first"], result["marked"], result["rebuilt"]
     assert (first["status"], first["changed"], first["name"]) == ("unverified", False, "Bob")
     assert marked["status"] == "verified" and marked["code"] == first["code"]
-    assert (rebuilt["status"], rebuilt["changed"]) == ("changed", True) and rebuilt["code"] != first["code"]
-    # While the new connection was being made, the old code was hidden rather than shown as current.
-    assert rebuilt["before"] == ["pending"]
+    assert rebuilt["status"] == "changed" and rebuilt["code"] != first["code"]
+    # A rebuilt connection to a verified peer warns at once, with the old code withdrawn, before
+    # any new code exists; the new code then comes without a second warning.
+    assert rebuilt["before"] == ["changed!"]
+    assert rebuilt["changed"] is False
     assert result["quiet"] is True
     assert (result["rejoined"]["id"], result["rejoined"]["status"], result["rejoined"]["changed"]) == (
         "p2", "changed", True)
     assert result["differs"]["status"] == "mismatch"
     assert (result["fresh"]["status"], result["fresh"]["changed"]) == ("unverified", False)
-    assert result["afterReset"] == {"id": "p2", "name": "", "code": None, "status": "pending"}
+    assert result["afterReset"] == {"id": "p2", "name": "", "code": None, "status": "pending", "stalled": False}
     # The nonces of the commit-then-reveal exchange are part of the code, in either order, and a
     # reveal that does not match its commitment gives no code at all.
     assert result["withNonces"] == result["swapped"] == python_code(emoji, a, b, "n1", "n2")

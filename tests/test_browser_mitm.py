@@ -1,0 +1,89 @@
+"""A relay that steps into a verified call, or blocks verification, in a real Chromium: the page must warn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from conftest import RunningServer, wait_for
+from test_browser_call import CONNECT_TIMEOUT, hearing, joined_call
+from test_browser_verify import (TIMEOUT_MS, entry, loopback_aiortc, mitm_in,  # noqa: F401 (a fixture)
+                                 sdp_fingerprint, shown_code)
+
+pytestmark = pytest.mark.browser
+
+# The certificate the other end of one link presents, from this page's getStats (null until known).
+REMOTE_CERTIFICATE = """async (id) => {
+  const stats = await window.secretCall.getStats(id);
+  const transport = stats.find((s) => s.type === "transport" && s.remoteCertificateId);
+  const certificate = transport && stats.find((s) => s.id === transport.remoteCertificateId);
+  return certificate ? `${certificate.fingerprintAlgorithm}:${certificate.fingerprint}`.toLowerCase() : null;
+}"""
+
+async def test_browser_mitm_forged_reoffer_after_verification_warns_at_once(
+        browser: Browser, start_server: Callable[..., RunningServer], artifacts: Path,
+        loopback_aiortc: None) -> None:
+    server = start_server()
+    async with mitm_in(server, passive=True) as mitm:
+        alice, bob = await joined_call(browser, server, ["Alice", "Bob"])
+        await hearing(alice, 1)
+        await hearing(bob, 1)
+        a_id, b_id = await alice.self_id(), await bob.self_id()
+        honest = await shown_code(alice, b_id)
+        assert honest == await shown_code(bob, a_id), "an honest relay so far: the codes match"
+        bob_row = entry(alice, b_id)
+        await bob_row.get_by_role("button", name="Verify").click()
+        dialog = alice.page.get_by_role("dialog", name="Verify the call with Bob")
+        # What the codes cannot catch: whoever serves the page to a guest (issue 11 §8).
+        await expect(dialog).to_contain_text("they cannot catch whoever serves the page")
+        await expect(dialog).to_contain_text("--cert/--key")
+        await expect(dialog).to_contain_text("--tls")
+        await dialog.get_by_role("button", name="They match — mark verified").click()
+        await expect(bob_row.locator(".verify-badge")).to_have_text("verified")
+
+        # The relay forges a re-offer "from Bob" with its own certificate and drops every verify.
+        server.runner.run(mitm.strike(a_id, b_id), timeout=10)
+        leg = mitm.legs[(a_id, b_id)]
+        await wait_for(lambda: server.call(lambda: leg.pc.connectionState) == "connected", timeout=CONNECT_TIMEOUT,
+                       interval=0.1, message="Alice's browser re-keyed to the man in the middle")
+        relay_print = server.call(lambda: sdp_fingerprint(leg.pc.localDescription.sdp))
+        await wait_for(lambda: alice.page.evaluate(REMOTE_CERTIFICATE, b_id), timeout=CONNECT_TIMEOUT)
+        assert await alice.page.evaluate(REMOTE_CERTIFICATE, b_id) == relay_print, "DTLS now ends at the relay"
+
+        await expect(bob_row.locator(".verify-badge")).to_have_text("code changed", timeout=TIMEOUT_MS)
+        await expect(bob_row).to_have_attribute("data-verify", "changed")
+        await expect(bob_row.locator(".verify-badge")).not_to_have_text("verified")
+        await expect(bob_row.get_by_label("Verification code")).to_be_hidden()
+        toast = alice.page.locator("#toasts").get_by_text("The verification code for Bob changed")
+        await expect(toast).to_be_visible()
+        assert mitm.dropped_verify > 0, "the relay blocked the new exchange"
+        # Nothing on the row could be read aloud and matched against Bob's old code.
+        await expect(bob_row.get_by_role("button", name="Verify")).to_be_hidden()
+        await alice.page.screenshot(path=artifacts / "verify-mitm-rekey-desktop.png", animations="disabled")
+        await alice.clean()
+        await bob.clean()
+
+
+async def test_browser_mitm_blocked_verification_says_so(
+        browser: Browser, start_server: Callable[..., RunningServer], artifacts: Path) -> None:
+    server = start_server()
+    async with mitm_in(server, passive=True, drop_verify=True) as mitm:
+        alice, bob = await joined_call(browser, server, ["Alice", "Bob"])
+        await hearing(alice, 1)
+        await hearing(bob, 1)
+        a_id, b_id = await alice.self_id(), await bob.self_id()
+        bob_row = entry(alice, b_id)
+        # Connected, but no code can ever be completed: after 10 s the row says why.
+        await expect(bob_row.locator(".verify-badge")).to_have_text("could not verify", timeout=TIMEOUT_MS)
+        await expect(bob_row).to_have_attribute("data-verify", "blocked")
+        await expect(bob_row).to_contain_text("someone may be blocking verification")
+        await expect(bob_row.get_by_label("Verification code")).to_be_hidden()
+        await expect(bob_row.get_by_role("button", name="Verify")).to_be_hidden()
+        await expect(entry(bob, a_id).locator(".verify-badge")).to_have_text("could not verify")
+        assert mitm.dropped_verify > 0
+        await alice.page.screenshot(path=artifacts / "verify-blocked-desktop.png", animations="disabled")
+        await alice.clean()
+        await bob.clean()
