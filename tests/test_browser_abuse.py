@@ -73,7 +73,7 @@ async def raw(start_server: Callable[..., RunningServer]) -> AsyncIterator[Calla
 
 async def open_tab(browser: Browser, url: str, *, init_scripts: tuple[str, ...] = (),
                    websocket_frames: list[dict[str, Any]] | None = None) -> Tab:
-    """Like test_browser_call's open_tab (English, reduced motion), with scripts that run before the
+    """Like browser.open_tab (English, reduced motion), with scripts that run before the
     page's own, and optionally recording the frames the page sends on its socket."""
     context = await browser.new_context(viewport=DESKTOP, reduced_motion="reduce", locale="en-US")
     for script in (CSP_PROBE, *init_scripts):

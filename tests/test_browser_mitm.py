@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from conftest import RunningServer, wait_for
-from test_browser_call import CONNECT_TIMEOUT, hearing, joined_call
+from browser import CONNECT_TIMEOUT, hearing, joined_call
 from test_browser_verify import (TIMEOUT_MS, entry, loopback_aiortc, mitm_in,  # noqa: F401 (a fixture)
                                  sdp_fingerprint, shown_code)
 
