@@ -68,11 +68,36 @@ class Leg:
         self.pc.addTrack(self.outgoing)
         self.incoming: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
         self.pending: list[Any] = []
+        # The media id the victim sees, when the forgery renamed it (see strike's `rebuild`).
+        self.shown_mid: str | None = None
 
         @self.pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind == "audio" and not self.incoming.done():
                 self.incoming.set_result(track)
+
+
+def swap_mid(sdp: str, old: str, new: str) -> str:
+    """The SDP with media id `old` renamed `new` (its a=mid line and the BUNDLE group)."""
+    lines = []
+    for line in sdp.split("\r\n"):
+        if line == f"a=mid:{old}":
+            line = f"a=mid:{new}"
+        elif line.startswith("a=group:BUNDLE"):
+            line = " ".join(new if part == old else part for part in line.split(" "))
+        lines.append(line)
+    return "\r\n".join(lines)
+
+
+def unswap(message: dict[str, Any], shown: str) -> dict[str, Any]:
+    """The victim's answer or candidate for a renamed media section, in our leg's own names."""
+    message = dict(message)
+    if isinstance(message.get("sdp"), str):
+        message["sdp"] = swap_mid(message["sdp"], shown, "0")
+    candidate = message.get("candidate")
+    if isinstance(candidate, dict) and candidate.get("sdpMid") == shown:
+        message["candidate"] = {**candidate, "sdpMid": "0"}
+    return message
 
 
 class ManInTheMiddle:
@@ -114,15 +139,21 @@ class ManInTheMiddle:
         # Signals are handled one at a time, in order, as the real relay would deliver them.
         self._queue.put_nowait((member, message))
 
-    async def strike(self, victim: str, poser: str) -> None:
+    async def strike(self, victim: str, poser: str, *, rebuild: bool = False) -> None:
         """Step into the victim's link to the poser: a forged re-offer from the poser with our
-        certificate, and from now on no verify message gets through."""
+        certificate, and from now on no verify message gets through. With `rebuild`, the offer also
+        renames its media section, which the victim's connection cannot take: the page rebuilds the
+        link (a fresh connection) for that offer, as it would for a peer that rebuilt its own."""
         self.drop_verify = True
         self.struck.add((victim, poser))
         leg = Leg(faces=victim, poses_as=poser)
         self.legs[(victim, poser)] = leg
         await leg.pc.setLocalDescription(await leg.pc.createOffer())
-        self._send(victim, {"type": "offer", "from": poser, "to": victim, "sdp": leg.pc.localDescription.sdp})
+        sdp = leg.pc.localDescription.sdp
+        if rebuild:
+            leg.shown_mid = "forged"
+            sdp = swap_mid(sdp, "0", leg.shown_mid)
+        self._send(victim, {"type": "offer", "from": poser, "to": victim, "sdp": sdp})
 
     async def _work(self) -> None:
         while True:
@@ -179,6 +210,8 @@ class ManInTheMiddle:
     async def _answer_as(self, leg: Leg, sender: str, poser: str, message: dict[str, Any]) -> None:
         """The victim's signal to the poser, taken by our leg alone."""
         kind = message["type"]
+        if leg.shown_mid is not None:
+            message = unswap(message, leg.shown_mid)
         if kind == "answer" and leg.pc.signalingState == "have-local-offer":
             await leg.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "answer"))
             await self._flush(leg)

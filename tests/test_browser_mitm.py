@@ -15,6 +15,14 @@ from test_browser_verify import (TIMEOUT_MS, entry, loopback_aiortc, mitm_in,  #
 
 pytestmark = pytest.mark.browser
 
+# This page's own certificate on one link: a fresh RTCPeerConnection (a rebuild) makes a new one.
+LOCAL_CERTIFICATE = """async (id) => {
+  const stats = await window.secretCall.getStats(id);
+  const transport = stats.find((s) => s.type === "transport" && s.localCertificateId);
+  const certificate = transport && stats.find((s) => s.id === transport.localCertificateId);
+  return certificate ? certificate.fingerprint : null;
+}"""
+
 # The certificate the other end of one link presents, from this page's getStats (null until known).
 REMOTE_CERTIFICATE = """async (id) => {
   const stats = await window.secretCall.getStats(id);
@@ -85,5 +93,41 @@ async def test_browser_mitm_blocked_verification_says_so(
         await expect(entry(bob, a_id).locator(".verify-badge")).to_have_text("could not verify")
         assert mitm.dropped_verify > 0
         await alice.page.screenshot(path=artifacts / "verify-blocked-desktop.png", animations="disabled")
+        await alice.clean()
+        await bob.clean()
+
+
+async def test_browser_mitm_forced_rebuild_of_a_verified_link_warns_at_once(
+        browser: Browser, start_server: Callable[..., RunningServer], loopback_aiortc: None) -> None:
+    """The relay sends an offer the link cannot take, so the page rebuilds it for that offer: the
+    fresh connection's DTLS ends at the relay, and the verified mark must not survive the rebuild."""
+    server = start_server()
+    async with mitm_in(server, passive=True) as mitm:
+        alice, bob = await joined_call(browser, server, ["Alice", "Bob"])
+        await hearing(alice, 1)
+        await hearing(bob, 1)
+        a_id, b_id = await alice.self_id(), await bob.self_id()
+        await shown_code(alice, b_id)
+        bob_row = entry(alice, b_id)
+        await bob_row.get_by_role("button", name="Verify").click()
+        dialog = alice.page.get_by_role("dialog", name="Verify the call with Bob")
+        await dialog.get_by_role("button", name="They match — mark verified").click()
+        await expect(bob_row.locator(".verify-badge")).to_have_text("verified")
+        before = await alice.page.evaluate(LOCAL_CERTIFICATE, b_id)
+        assert before
+
+        server.runner.run(mitm.strike(a_id, b_id, rebuild=True), timeout=10)
+        leg = mitm.legs[(a_id, b_id)]
+        await wait_for(lambda: server.call(lambda: leg.pc.connectionState) == "connected", timeout=CONNECT_TIMEOUT,
+                       interval=0.1, message="Alice's rebuilt link connected to the man in the middle")
+        relay_print = server.call(lambda: sdp_fingerprint(leg.pc.localDescription.sdp))
+        await wait_for(lambda: alice.page.evaluate(REMOTE_CERTIFICATE, b_id), timeout=CONNECT_TIMEOUT)
+        assert await alice.page.evaluate(REMOTE_CERTIFICATE, b_id) == relay_print, "DTLS now ends at the relay"
+        assert await alice.page.evaluate(LOCAL_CERTIFICATE, b_id) not in (None, before), "a rebuilt connection"
+
+        await expect(bob_row).to_have_attribute("data-verify", "changed", timeout=TIMEOUT_MS)
+        await expect(bob_row.locator(".verify-badge")).to_have_text("code changed")
+        await expect(bob_row.get_by_role("button", name="Verify")).to_be_hidden()
+        await expect(alice.page.locator("#toasts").get_by_text("The verification code for Bob changed")).to_be_visible()
         await alice.clean()
         await bob.clean()
