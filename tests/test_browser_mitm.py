@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 from playwright.async_api import Browser, expect
 
 from conftest import RunningServer, wait_for
-from browser import CONNECT_TIMEOUT, hearing, joined_call
+from browser import CONNECT_TIMEOUT, Tab, hearing, joined_call
 from test_browser_verify import (TIMEOUT_MS, entry, loopback_aiortc, mitm_in,  # noqa: F401 (a fixture)
                                  sdp_fingerprint, shown_code)
 
@@ -30,6 +30,18 @@ REMOTE_CERTIFICATE = """async (id) => {
   const certificate = transport && stats.find((s) => s.id === transport.remoteCertificateId);
   return certificate ? `${certificate.fingerprintAlgorithm}:${certificate.fingerprint}`.toLowerCase() : null;
 }"""
+
+
+async def strike_and_wait(server: RunningServer, mitm: Any, alice: Tab, a_id: str, b_id: str, **options: Any) -> None:
+    """The relay strikes Alice's link to Bob; returns once her DTLS really ends at the relay."""
+    server.runner.run(mitm.strike(a_id, b_id, **options), timeout=10)
+    leg = mitm.legs[(a_id, b_id)]
+    await wait_for(lambda: server.call(lambda: leg.pc.connectionState) == "connected", timeout=CONNECT_TIMEOUT,
+                   interval=0.1, message="Alice's browser keyed to the man in the middle")
+    relay_print = server.call(lambda: sdp_fingerprint(leg.pc.localDescription.sdp))
+    await wait_for(lambda: alice.page.evaluate(REMOTE_CERTIFICATE, b_id), timeout=CONNECT_TIMEOUT)
+    assert await alice.page.evaluate(REMOTE_CERTIFICATE, b_id) == relay_print, "DTLS now ends at the relay"
+
 
 async def test_browser_mitm_forged_reoffer_after_verification_warns_at_once(
         browser: Browser, start_server: Callable[..., RunningServer], artifacts: Path,
@@ -53,13 +65,7 @@ async def test_browser_mitm_forged_reoffer_after_verification_warns_at_once(
         await expect(bob_row.locator(".verify-badge")).to_have_text("verified")
 
         # The relay forges a re-offer "from Bob" with its own certificate and drops every verify.
-        server.runner.run(mitm.strike(a_id, b_id), timeout=10)
-        leg = mitm.legs[(a_id, b_id)]
-        await wait_for(lambda: server.call(lambda: leg.pc.connectionState) == "connected", timeout=CONNECT_TIMEOUT,
-                       interval=0.1, message="Alice's browser re-keyed to the man in the middle")
-        relay_print = server.call(lambda: sdp_fingerprint(leg.pc.localDescription.sdp))
-        await wait_for(lambda: alice.page.evaluate(REMOTE_CERTIFICATE, b_id), timeout=CONNECT_TIMEOUT)
-        assert await alice.page.evaluate(REMOTE_CERTIFICATE, b_id) == relay_print, "DTLS now ends at the relay"
+        await strike_and_wait(server, mitm, alice, a_id, b_id)
 
         await expect(bob_row.locator(".verify-badge")).to_have_text("code changed", timeout=TIMEOUT_MS)
         await expect(bob_row).to_have_attribute("data-verify", "changed")
@@ -116,13 +122,7 @@ async def test_browser_mitm_forced_rebuild_of_a_verified_link_warns_at_once(
         before = await alice.page.evaluate(LOCAL_CERTIFICATE, b_id)
         assert before
 
-        server.runner.run(mitm.strike(a_id, b_id, rebuild=True), timeout=10)
-        leg = mitm.legs[(a_id, b_id)]
-        await wait_for(lambda: server.call(lambda: leg.pc.connectionState) == "connected", timeout=CONNECT_TIMEOUT,
-                       interval=0.1, message="Alice's rebuilt link connected to the man in the middle")
-        relay_print = server.call(lambda: sdp_fingerprint(leg.pc.localDescription.sdp))
-        await wait_for(lambda: alice.page.evaluate(REMOTE_CERTIFICATE, b_id), timeout=CONNECT_TIMEOUT)
-        assert await alice.page.evaluate(REMOTE_CERTIFICATE, b_id) == relay_print, "DTLS now ends at the relay"
+        await strike_and_wait(server, mitm, alice, a_id, b_id, rebuild=True)
         assert await alice.page.evaluate(LOCAL_CERTIFICATE, b_id) not in (None, before), "a rebuilt connection"
 
         await expect(bob_row).to_have_attribute("data-verify", "changed", timeout=TIMEOUT_MS)
