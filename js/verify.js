@@ -180,15 +180,6 @@ export async function verificationCode(a, b, nonceA = "", nonceB = "") {
 }
 
 /**
- * The code of a connected RTCPeerConnection, or null when its certificates are not known yet.
- * @param {RTCPeerConnection} pc
- */
-export async function codeFor(pc) {
-  const prints = await certificateFingerprints(pc);
-  return prints ? verificationCode(prints.local, prints.remote) : null;
-}
-
-/**
  * Hex SHA-256 of a string.
  * @param {string} text
  */
@@ -408,7 +399,9 @@ export class Verifier extends EventTarget {
     let prints = null;
     try {
       prints = await certificateFingerprints(pc);
-    } catch {
+    } catch (error) {
+      // A connection closing under the poll; the next poll or state change looks again.
+      console.debug("verify: cannot read the certificates in use", error);
       return;
     }
     if (prints && this.records.get(id) === record && !record.stale && record.pc === pc && !samePrints(prints, record.prints)) {
@@ -454,7 +447,9 @@ export class Verifier extends EventTarget {
       let prints = null;
       try {
         prints = await certificateFingerprints(pc);
-      } catch {
+      } catch (error) {
+        // No code can be made: after 10 s the row says "could not verify".
+        console.warn("verify: cannot read this connection's certificates", error);
         return;
       }
       if (!prints || this.withdrawn(id, pc, prints)) continue;
