@@ -253,12 +253,15 @@ class Probe:
             await self._session.close()
 
 
+def loopback_only(use_ipv4: bool = True, use_ipv6: bool = False) -> list[str]:
+    """aioice's get_host_addresses for one-machine checks: 127.0.0.1 only (aioice leaves loopback out)."""
+    return ["127.0.0.1"]
+
+
 def use_loopback_candidates() -> None:
-    """Offer 127.0.0.1 as a host candidate (aioice leaves loopback out), for one-machine checks."""
+    """Offer 127.0.0.1 as the only host candidate of this process's aiortc peers."""
     import aioice.ice
 
-    def loopback_only(use_ipv4: bool = True, use_ipv6: bool = False) -> list[str]:
-        return ["127.0.0.1"]
     aioice.ice.get_host_addresses = loopback_only
 
 

@@ -14,6 +14,7 @@ from playwright.async_api import Browser, Locator, expect
 
 from conftest import RunningServer, wait_for
 from mitm import ManInTheMiddle
+from probe import loopback_only
 from browser import CONNECT_TIMEOUT, PHONE, Tab, hearing, joined_call, open_tab, roster_is
 
 pytestmark = pytest.mark.browser
@@ -211,7 +212,7 @@ def legs_connected(server: RunningServer, mitm: ManInTheMiddle) -> bool:
 @pytest.fixture
 def loopback_aiortc(monkeypatch: pytest.MonkeyPatch) -> None:
     """aioice leaves 127.0.0.1 out of its candidates; on this loopback-only machine it must not."""
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"])
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", loopback_only)
 
 
 # -- the code itself -------------------------------------------------------------------------

@@ -11,13 +11,13 @@ import pytest
 
 from conftest import BROWSER_UA, wait_for
 from media import AudioMeter, ToneTrack
-from probe import subprotocols
+from probe import loopback_only, subprotocols
 
 
 @pytest.fixture(autouse=True)
 def loopback_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
     import aioice.ice
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"])
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", loopback_only)
 
 
 async def connect(session: aiohttp.ClientSession, server: Any) -> tuple[aiohttp.ClientWebSocketResponse, str]:

@@ -11,12 +11,12 @@ import pytest
 
 from conftest import ROOT, wait_for
 from media import ToneTrack
-from probe import Probe, ProbeError, split_invite, use_loopback_candidates
+from probe import Probe, ProbeError, loopback_only, split_invite
 
 @pytest.fixture(autouse=True)
 def loopback_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
     import aioice.ice
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"])
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", loopback_only)
 
 
 def tone(frequency: float) -> Any:
