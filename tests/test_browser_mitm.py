@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Locator, expect
 
 from conftest import RunningServer, wait_for
 from browser import CONNECT_TIMEOUT, Tab, hearing, joined_call
@@ -32,6 +32,31 @@ REMOTE_CERTIFICATE = """async (id) => {
 }"""
 
 
+async def in_call(browser: Browser, server: RunningServer) -> tuple[Tab, Tab, str, str]:
+    """Alice and Bob in a call, hearing each other: (alice, bob, their ids)."""
+    alice, bob = await joined_call(browser, server, ["Alice", "Bob"])
+    await hearing(alice, 1)
+    await hearing(bob, 1)
+    return alice, bob, await alice.self_id(), await bob.self_id()
+
+
+async def honest_call(browser: Browser, server: RunningServer) -> tuple[Tab, Tab, str, str]:
+    """In a call through a relay that is honest so far: the codes on both ends are equal."""
+    alice, bob, a_id, b_id = await in_call(browser, server)
+    assert await shown_code(alice, b_id) == await shown_code(bob, a_id), "an honest relay so far: the codes match"
+    return alice, bob, a_id, b_id
+
+
+async def open_verify(alice: Tab, b_id: str) -> Locator:
+    await entry(alice, b_id).get_by_role("button", name="Verify").click()
+    return alice.page.get_by_role("dialog", name="Verify the call with Bob")
+
+
+async def mark_verified(dialog: Locator, row: Locator) -> None:
+    await dialog.get_by_role("button", name="They match — mark verified").click()
+    await expect(row.locator(".verify-badge")).to_have_text("verified")
+
+
 async def strike_and_wait(server: RunningServer, mitm: Any, alice: Tab, a_id: str, b_id: str, **options: Any) -> None:
     """The relay strikes Alice's link to Bob; returns once her DTLS really ends at the relay."""
     server.runner.run(mitm.strike(a_id, b_id, **options), timeout=10)
@@ -48,21 +73,14 @@ async def test_browser_mitm_forged_reoffer_after_verification_warns_at_once(
         loopback_aiortc: None) -> None:
     server = start_server()
     async with mitm_in(server, passive=True) as mitm:
-        alice, bob = await joined_call(browser, server, ["Alice", "Bob"])
-        await hearing(alice, 1)
-        await hearing(bob, 1)
-        a_id, b_id = await alice.self_id(), await bob.self_id()
-        honest = await shown_code(alice, b_id)
-        assert honest == await shown_code(bob, a_id), "an honest relay so far: the codes match"
+        alice, bob, a_id, b_id = await honest_call(browser, server)
         bob_row = entry(alice, b_id)
-        await bob_row.get_by_role("button", name="Verify").click()
-        dialog = alice.page.get_by_role("dialog", name="Verify the call with Bob")
+        dialog = await open_verify(alice, b_id)
         # What the codes cannot catch: whoever serves the page to a guest (issue 11 §8).
         await expect(dialog).to_contain_text("they cannot catch whoever serves the page")
         await expect(dialog).to_contain_text("--cert/--key")
         await expect(dialog).to_contain_text("--tls")
-        await dialog.get_by_role("button", name="They match — mark verified").click()
-        await expect(bob_row.locator(".verify-badge")).to_have_text("verified")
+        await mark_verified(dialog, bob_row)
 
         # The relay forges a re-offer "from Bob" with its own certificate and drops every verify.
         await strike_and_wait(server, mitm, alice, a_id, b_id)
@@ -85,10 +103,7 @@ async def test_browser_mitm_blocked_verification_says_so(
         browser: Browser, start_server: Callable[..., RunningServer], artifacts: Path) -> None:
     server = start_server()
     async with mitm_in(server, passive=True, drop_verify=True) as mitm:
-        alice, bob = await joined_call(browser, server, ["Alice", "Bob"])
-        await hearing(alice, 1)
-        await hearing(bob, 1)
-        a_id, b_id = await alice.self_id(), await bob.self_id()
+        alice, bob, a_id, b_id = await in_call(browser, server)
         bob_row = entry(alice, b_id)
         # Connected, but no code can ever be completed: after 10 s the row says why.
         await expect(bob_row.locator(".verify-badge")).to_have_text("could not verify", timeout=TIMEOUT_MS)
@@ -109,16 +124,9 @@ async def test_browser_mitm_forced_rebuild_of_a_verified_link_warns_at_once(
     fresh connection's DTLS ends at the relay, and the verified mark must not survive the rebuild."""
     server = start_server()
     async with mitm_in(server, passive=True) as mitm:
-        alice, bob = await joined_call(browser, server, ["Alice", "Bob"])
-        await hearing(alice, 1)
-        await hearing(bob, 1)
-        a_id, b_id = await alice.self_id(), await bob.self_id()
-        await shown_code(alice, b_id)
+        alice, bob, a_id, b_id = await honest_call(browser, server)
         bob_row = entry(alice, b_id)
-        await bob_row.get_by_role("button", name="Verify").click()
-        dialog = alice.page.get_by_role("dialog", name="Verify the call with Bob")
-        await dialog.get_by_role("button", name="They match — mark verified").click()
-        await expect(bob_row.locator(".verify-badge")).to_have_text("verified")
+        await mark_verified(await open_verify(alice, b_id), bob_row)
         before = await alice.page.evaluate(LOCAL_CERTIFICATE, b_id)
         assert before
 
