@@ -158,6 +158,25 @@ async def browser() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
+async def firefox() -> AsyncIterator[Any]:
+    """Debian's Firefox ESR through WebDriver BiDi (Playwright 1.57), with a fake microphone.
+
+    The prefs (bench/voice_lab.py, explained in ../shared/TOOLCHAIN.md) give a fake microphone
+    without prompts, ICE on loopback, a mock audio backend and no phoning home."""
+    from bench.voice_lab import FIREFOX, FIREFOX_PREFS
+    require_tool(FIREFOX)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.firefox.launch(channel="moz-firefox", executable_path=FIREFOX, headless=True,
+                                                  firefox_user_prefs=FIREFOX_PREFS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
 def ci() -> bool:
     return os.environ.get("CI") == "true"
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, Callable
 
 import pytest
 from playwright.async_api import Browser
 
-from bench.voice_lab import FIREFOX, FIREFOX_PREFS, send_codec
-from conftest import RunningServer, require_tool
+from bench.voice_lab import send_codec
+from conftest import RunningServer
 from browser import READY, Tab, hearing
 
 pytestmark = pytest.mark.browser
@@ -77,21 +77,6 @@ LINKS = """async () => {
 }"""
 TUNING = "async () => (await import('/js/voice-tuning.js')).VOICE_TUNING"
 CAN_RED = "() => RTCRtpReceiver.getCapabilities('audio').codecs.some((c) => c.mimeType.toLowerCase() === 'audio/red')"
-
-
-@pytest.fixture
-async def firefox() -> AsyncIterator[Any]:
-    """Debian's Firefox ESR through WebDriver BiDi (Playwright 1.57), with a fake microphone."""
-    require_tool(FIREFOX)
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.firefox.launch(channel="moz-firefox", executable_path=FIREFOX, headless=True,
-                                                  firefox_user_prefs=FIREFOX_PREFS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def voice_tab(browser: Browser, server: RunningServer, name: str, *scripts: str) -> Tab:
