@@ -61,7 +61,8 @@ export const Events = Object.freeze({
   PEER_PATH: "path:info",
 
   // CallSession (js/call.js)
-  /** detail: {state: "idle"|"connecting"|"live"} */
+  /** detail: {state: "idle"|"connecting"|"live"|"reconnecting"} — reconnecting: the socket dropped
+   *  mid-call and the page is resuming (audio goes on meanwhile) */
   CALL_STATE: "call:state",
   /** detail: {state: "offline"|"connecting"|"open"|"reconnecting"|"refused", delay?} */
   CONNECTION: "call:connection",
@@ -91,7 +92,8 @@ export const Events = Object.freeze({
   UI_PEER_MUTE: "ui:peer-mute",
   /** detail: {id, volume} — 0…1 */
   UI_PEER_VOLUME: "ui:peer-volume",
-  /** detail: {stun, lang} */
+  /** detail: {stun, lang, privacy} — the saved settings: extra STUN URL ("" for none), "auto"|"en"|"ru",
+   *  relay-only mode */
   UI_SETTINGS: "ui:settings",
   /** detail: {text, mentions} — send a chat message (text trimmed, 1–2000 characters; mentions: ids) */
   UI_CHAT_SEND: "ui:chat-send",

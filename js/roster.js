@@ -4,6 +4,7 @@
  * link's state, and per-peer Mute and Volume (local only; app.js applies them to the audio).
  */
 import { Events, emit } from "./events.js";
+import { showCode } from "./code-symbols.js";
 import { idTag } from "./names.js";
 
 /** @typedef {import("./call.js").Participant} Participant */
@@ -343,15 +344,8 @@ export class Roster extends EventTarget {
     }
     entry.verifyRow.hidden = false;
     entry.element.dataset.verify = entry.verifyStatus;
-    entry.codeText.setAttribute("role", "img");
     entry.verifyButton.hidden = false;
-    // One span per emoji (in a colour emoji font), with plain spaces between them.
-    entry.codeText.replaceChildren(...code.flatMap((emoji, index) => {
-      const glyph = document.createElement("span");
-      glyph.textContent = emoji;
-      return index ? [" ", glyph] : [glyph];
-    }));
-    entry.codeText.setAttribute("aria-label", t("verifyCodeLabel", { code: code.join(" ") }));
+    showCode(entry.codeText, code, this.i18n);
     const badgeKey = BADGE_KEYS[/** @type {keyof BADGE_KEYS} */ (entry.verifyStatus)] || "";
     entry.verifyBadge.hidden = !badgeKey;
     entry.verifyBadge.textContent = badgeKey ? t(badgeKey) : "";

@@ -1,9 +1,10 @@
 // @ts-check
 /**
  * The settings dialog: an extra STUN server, privacy mode and the language, kept in localStorage;
- * it also lists the STUN and TURN servers the call uses.
+ * it also lists the STUN and TURN servers the call uses, and what this browser lacks.
  */
 import { Events, emit } from "./events.js";
+import { detectFeatures, featureNotes } from "./features.js";
 import { Modal } from "./modal.js";
 
 /** @typedef {import("./signaling.js").IceServer} IceServer */
@@ -63,6 +64,7 @@ export class SettingsDialog extends Modal {
     this.privacy = /** @type {HTMLInputElement} */ (document.getElementById("privacy-mode"));
     this.privacyHint = /** @type {HTMLElement} */ (document.getElementById("privacy-hint"));
     this.hosts = /** @type {HTMLElement} */ (document.getElementById("ice-hosts"));
+    this.features = /** @type {HTMLElement} */ (document.getElementById("browser-features"));
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.save();
@@ -80,6 +82,7 @@ export class SettingsDialog extends Modal {
     this.privacyHint.dataset.i18n = settings.turn ? "privacyHint" : "privacyNoTurn";
     this.privacyHint.textContent = this.i18n.t(this.privacyHint.dataset.i18n);
     this.showHosts(settings.servers || []);
+    this.showFeatures();
     this.setError(false);
     this.open();
   }
@@ -95,6 +98,19 @@ export class SettingsDialog extends Modal {
     this.hosts.replaceChildren(...(items.length ? items : [this.i18n.t("iceNone")]).map((text) => {
       const item = document.createElement("li");
       item.textContent = text;
+      return item;
+    }));
+  }
+
+  /**
+   * What this browser lacks of what the call uses, in plain words (js/features.js).
+   * @private
+   */
+  showFeatures() {
+    this.features.replaceChildren(...featureNotes(detectFeatures()).map(({ key, ok }) => {
+      const item = document.createElement("li");
+      item.dataset.ok = String(ok);
+      item.textContent = this.i18n.t(key);
       return item;
     }));
   }

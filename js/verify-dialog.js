@@ -5,6 +5,7 @@
  * app.js hands that to the Verifier, whose news comes back through update().
  */
 import { Events, emit } from "./events.js";
+import { showCode } from "./code-symbols.js";
 import { Modal } from "./modal.js";
 
 /** @typedef {import("./verify.js").PeerCode} PeerCode */
@@ -77,13 +78,7 @@ export class VerifyDialog extends Modal {
     const t = this.i18n.t.bind(this.i18n);
     const name = peer.name;
     this.title.textContent = t("verifyTitle", { name });
-    this.code.setAttribute("aria-label", t("verifyCodeLabel", { code: peer.code.join(" ") }));
-    this.code.replaceChildren(...peer.code.map((emoji) => {
-      const tile = document.createElement("span");
-      tile.className = "verify-tile";
-      tile.textContent = emoji;
-      return tile;
-    }));
+    showCode(this.code, peer.code, this.i18n, "verify-tile");
     this.how.textContent = t("verifyHow", { name });
     this.why.textContent = t("verifyWhy", { name });
     const note = NOTES[/** @type {keyof NOTES} */ (peer.status)];

@@ -1,4 +1,4 @@
-"""The English and Russian strings: the same keys, the same placeholders, and every key the page uses."""
+"""The English and Russian strings: the same keys, the same placeholders, every key the page uses, and the code symbols' names."""
 
 from __future__ import annotations
 
@@ -22,3 +22,20 @@ def test_locales_have_the_same_keys_and_cover_the_page() -> None:
     sources = "\n".join(path.read_text(encoding="utf-8") for path in [ROOT / "app.js", *(ROOT / "js").glob("*.js")])
     for key in re.findall(r'"((?:err|hint|toast|conn|peer|title|lead)[A-Z]\w*)"', sources):
         assert key in en, f"{key} is used in the code but missing from the locales"
+
+
+def test_every_code_symbol_has_a_distinct_spoken_name_in_each_language() -> None:
+    """The 64 symbols of a verification code (js/verify-code.js) can be read aloud: each has a name,
+    no two the same (in either language), so a code compared by ear is compared symbol by symbol."""
+    source = (ROOT / "js" / "verify-code.js").read_text(encoding="utf-8")
+    table = source[source.index("export const SYMBOLS"):source.index("export const EMOJI")]
+    symbols = re.findall(r'\["([^"]+)", "([a-z]+)"\]', table)
+    assert len(symbols) == 64
+    assert len({emoji for emoji, _ in symbols}) == 64
+    for lang in ("en", "ru"):
+        strings = json.loads((ROOT / "locales" / f"{lang}.json").read_text(encoding="utf-8"))
+        names = [strings.get(f"symbol{name[0].upper()}{name[1:]}", "") for _, name in symbols]
+        assert all(name.strip() and " " not in name.strip() for name in names), lang
+        assert len(set(names)) == 64, f"{lang}: two symbols share a name"
+    en = json.loads((ROOT / "locales" / "en.json").read_text(encoding="utf-8"))
+    assert [en[f"symbol{name[0].upper()}{name[1:]}"] for _, name in symbols] == [name for _, name in symbols]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
@@ -12,7 +13,7 @@ import aioice.ice
 import pytest
 from playwright.async_api import Browser, Locator, expect
 
-from conftest import RunningServer, wait_for
+from conftest import ROOT, RunningServer, wait_for
 from mitm import ManInTheMiddle
 from probe import loopback_only
 from browser import CONNECT_TIMEOUT, PHONE, Tab, hearing, joined_call, open_tab, roster_is
@@ -24,7 +25,7 @@ TIMEOUT_MS = CONNECT_TIMEOUT * 1000
 # The pure functions and the Verifier's bookkeeping, driven by a fake mesh.
 PURE_CHECKS = """async () => {
   const { verificationCode, fingerprintsOf, fingerprintOfDer, certificateFingerprints, EMOJI, CODE_LENGTH, Verifier,
-          sha256Hex } = await import("/js/verify.js");
+          sha256Hex } = { ...(await import("/js/verify-code.js")), ...(await import("/js/verify.js")) };
   const { Events } = await import("/js/events.js");
   const a = "sha-256:" + "ab:".repeat(31) + "cd", b = "sha-256:" + "12:".repeat(31) + "34";
   const others = [];
@@ -141,7 +142,7 @@ LOCAL_FINGERPRINT = """async (id) => {
 
 async def expected_code(tab: Tab, own: str, other: str, nonces: tuple[str, str]) -> str:
     """The code for two fingerprints and the two revealed nonces, computed here in Python."""
-    emoji = await tab.page.evaluate("async () => [...(await import('/js/verify.js')).EMOJI]")
+    emoji = await tab.page.evaluate("async () => [...(await import('/js/verify-code.js')).EMOJI]")
     return " ".join(python_code(emoji, own, other, *nonces))
 
 
@@ -174,14 +175,34 @@ def entry(tab: Tab, peer_id: str) -> Locator:
     return tab.page.locator(f'#roster .participant[data-peer-id="{peer_id}"]')
 
 
-async def shown_code(tab: Tab, peer_id: str) -> str:
-    """The code in one peer's roster entry, found the way a screen reader user would find it."""
-    code = entry(tab, peer_id).get_by_label("Verification code")
+async def shown_code(tab: Tab, peer_id: str, lang: str = "en") -> str:
+    """The code in one peer's roster entry ("🐶 🚀 🔑 ⚓"), found the way a screen reader user would
+    find it: its accessible name is the symbols' spoken names, the same names shown under them."""
+    code = entry(tab, peer_id).get_by_label(locale(lang)["verifyCodeLabel"].split(":")[0])
     await expect(code).to_be_visible(timeout=TIMEOUT_MS)
-    label = await code.get_attribute("aria-label")
-    text = (await code.text_content() or "").strip()
-    assert label == f"Verification code: {text}"
-    return text
+    shown = " ".join(await code.locator(".code-emoji").all_text_contents())
+    assert await code.locator(".code-name").all_text_contents() == await spoken_names(tab, shown, lang)
+    assert await code.get_attribute("aria-label") == await code_label(tab, shown, lang)
+    return shown
+
+
+def locale(lang: str) -> dict[str, str]:
+    return json.loads((ROOT / "locales" / f"{lang}.json").read_text(encoding="utf-8"))
+
+
+async def spoken_names(tab: Tab, code: str, lang: str = "en") -> list[str]:
+    """Each symbol's name in the locale, in order ("🐶 🚀" → ["dog", "rocket"])."""
+    keys = await tab.page.evaluate(
+        "async (code) => { const { symbolKey } = await import('/js/verify-code.js');"
+        " return code.split(' ').map(symbolKey); }", code)
+    assert all(keys), f"not code symbols: {code}"
+    strings = locale(lang)
+    return [strings[key] for key in keys]
+
+
+async def code_label(tab: Tab, code: str, lang: str = "en") -> str:
+    """The accessible name a code must have: "Verification code: dog, rocket, key, anchor"."""
+    return locale(lang)["verifyCodeLabel"].replace("{code}", ", ".join(await spoken_names(tab, code, lang)))
 
 
 def install_mitm(server: RunningServer, **options: bool) -> ManInTheMiddle:
@@ -286,7 +307,7 @@ async def test_verify_codes_match_and_can_be_marked_verified(
     assert alice_sees == await expected_code(alice, alice_print, bob_print, revealed(steps, a_id, b_id))
     # No code for oneself.
     await expect(entry(alice, a_id).get_by_label("Verification code")).to_be_hidden()
-    await expect(alice.page.get_by_role("img", name=f"Verification code: {alice_sees}")).to_be_visible()
+    await expect(alice.page.get_by_role("img", name=await code_label(alice, alice_sees))).to_be_visible()
     await alice.page.screenshot(path=artifacts / "verify-roster-desktop.png", animations="disabled")
 
     # Keyboard: the Verify button opens the dialog, Tab stays inside, Esc closes, focus returns.
@@ -297,7 +318,8 @@ async def test_verify_codes_match_and_can_be_marked_verified(
     await page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name="Verify the call with Bob")
     await expect(dialog).to_be_visible()
-    await expect(dialog.get_by_role("img", name=f"Verification code: {alice_sees}")).to_be_visible()
+    await expect(dialog.get_by_role("img", name=await code_label(alice, alice_sees))).to_be_visible()
+    await expect(dialog.locator(".code-name")).to_have_text(await spoken_names(alice, alice_sees))
     await expect(dialog).to_contain_text("Read these four pictures aloud to each other")
     await expect(dialog).to_contain_text("If they differ, someone is in the middle.")
     await expect(dialog).to_contain_text("What it protects")
@@ -338,6 +360,30 @@ async def test_verify_codes_match_and_can_be_marked_verified(
     await expect(bob_dialog).to_contain_text("Someone may be in the middle")
     await expect(bob_dialog).to_contain_text("leave the call")
     await expect(entry(bob, a_id).locator(".verify-badge")).to_have_text("codes differ")
+    await alice.clean()
+    await bob.clean()
+
+
+async def test_verify_code_reads_aloud_in_russian(
+        browser: Browser, start_server: Callable[..., RunningServer], artifacts: Path) -> None:
+    """Under each emoji its name, in the page's language: the code can be read out and compared by
+    ear ("собака, ракета, ключ, якорь"), and read at all without a colour emoji font."""
+    server = start_server()
+    alice, bob = [await open_tab(browser, server.invite(), lang="ru") for _ in range(2)]
+    for tab, name in ((alice, "Алиса"), (bob, "Боб")):
+        await tab.page.get_by_label("Имя", exact=True).fill(name)
+        await tab.page.get_by_role("button", name="Войти", exact=True).click()
+    await hearing(alice, 1)
+    a_id, b_id = await alice.self_id(), await bob.self_id()
+    alice_sees = await shown_code(alice, b_id, "ru")
+    assert alice_sees == await shown_code(bob, a_id, "ru")
+    names = await spoken_names(alice, alice_sees, "ru")
+    assert names != await spoken_names(alice, alice_sees, "en")
+    await entry(alice, b_id).get_by_role("button", name="Сверить").click()
+    dialog = alice.page.get_by_role("dialog")
+    await expect(dialog.get_by_role("img", name=await code_label(alice, alice_sees, "ru"))).to_be_visible()
+    await expect(dialog.locator(".code-name")).to_have_text(names)
+    await alice.page.screenshot(path=artifacts / "verify-dialog-ru-desktop.png", animations="disabled")
     await alice.clean()
     await bob.clean()
 
@@ -444,7 +490,7 @@ async def test_verify_code_change_warns_and_clears_the_mark(
         await expect(dialog).to_contain_text("This is not the code you verified with Bob")
         await expect(dialog.get_by_role("button", name="They match — mark verified")).to_be_visible()
         await expect(dialog.get_by_role("img", name=re.compile("Verification code"))).to_have_attribute(
-            "aria-label", f"Verification code: {new_code}")
+            "aria-label", await code_label(alice, new_code))
         await alice.page.screenshot(path=artifacts / "verify-changed-dialog-desktop.png", animations="disabled")
         await alice.page.set_viewport_size(PHONE)
         await alice.page.screenshot(path=artifacts / "verify-changed-dialog-phone.png", animations="disabled")
