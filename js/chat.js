@@ -8,8 +8,7 @@
 import { EmojiPicker } from "./emoji-picker.js";
 import { Events, emit } from "./events.js";
 import { insertMention, matchPeople, mentionAt, mentionedIds, splitMentions } from "./mentions.js";
-import { idTag } from "./names.js";
-import { initials } from "./roster.js";
+import { idTag, initials } from "./names.js";
 
 /** @typedef {import("./mentions.js").Person} Person */
 /** @typedef {import("./mentions.js").MentionQuery} MentionQuery */

@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * Display names: the server's rule for which names it accepts (names.py), mirrored so that the
- * page refuses the same names before sending them, and the short tag shown next to each name.
+ * page refuses the same names before sending them, the short tag shown next to each name, and
+ * the initials on avatars.
  */
 
 /** The server's limit, in code points after trimming (docs/PROTOCOL.md, name). */
@@ -50,4 +51,15 @@ export function cleanName(raw) {
  */
 export function idTag(id) {
   return `#${id.slice(0, TAG_LENGTH)}`;
+}
+
+/**
+ * Up to two letters that stand for a name.
+ * @param {string} name
+ */
+export function initials(name) {
+  const words = name.trim().split(/\s+/).filter(Boolean);
+  const letters = words.length > 1 ? [words[0], words[words.length - 1]] : [name.trim()];
+  return letters.map((word) => Array.from(word)[0] || "").join("").toUpperCase().slice(0, 2) ||
+    "?";
 }

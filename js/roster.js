@@ -5,20 +5,9 @@
  */
 import { Events, emit } from "./events.js";
 import { showCode } from "./code-symbols.js";
-import { idTag } from "./names.js";
+import { idTag, initials } from "./names.js";
 
 /** @typedef {import("./call.js").Participant} Participant */
-
-/**
- * Up to two letters that stand for a name.
- * @param {string} name
- */
-export function initials(name) {
-  const words = name.trim().split(/\s+/).filter(Boolean);
-  const letters = words.length > 1 ? [words[0], words[words.length - 1]] : [name.trim()];
-  return letters.map((word) => Array.from(word)[0] || "").join("").toUpperCase().slice(0, 2) ||
-    "?";
-}
 
 /** The id under which the speaking meter reports this tab's own microphone. */
 export const SELF = "self";

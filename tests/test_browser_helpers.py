@@ -20,7 +20,7 @@ CHECKS = """async () => {
   const { tokenFromFragment } = await import("/js/invite.js");
   const { pickLanguage } = await import("/js/i18n.js");
   const { cleanName } = await import("/js/controls.js");
-  const { initials } = await import("/js/roster.js");
+  const { initials } = await import("/js/names.js");
   const { micErrorCode } = await import("/js/call.js");
   const host = (address) => `candidate:1 1 udp 2122260223 ${address} 50000 typ host generation 0`;
   return {
