@@ -2,16 +2,17 @@
 /**
  * The chat card: the message log (each message with its sender's name, local time and text, own
  * messages set apart, @mentions of me highlighted), the composer with its @mention list (an ARIA
- * combobox) and emoji picker, the length counter, and the collapse toggle. Everything people typed
+ * combobox, js/mention-list.js) and emoji picker, the length counter, and the collapse toggle. Everything people typed
  * goes in as text nodes. It never sees the socket: it emits UI_CHAT_SEND and app.js sends.
  */
+import { element } from "./dom.js";
 import { EmojiPicker } from "./emoji-picker.js";
 import { Events, emit } from "./events.js";
-import { insertMention, matchPeople, mentionAt, mentionedIds, splitMentions } from "./mentions.js";
-import { idTag, initials } from "./names.js";
+import { MentionList } from "./mention-list.js";
+import { mentionedIds, splitMentions } from "./mentions.js";
+import { idTag } from "./names.js";
 
 /** @typedef {import("./mentions.js").Person} Person */
-/** @typedef {import("./mentions.js").MentionQuery} MentionQuery */
 /** @typedef {import("./signaling.js").ChatMessage} ChatMessage */
 /** @typedef {import("./call.js").Participant} Participant */
 /** @typedef {import("./call.js").CallState} CallState */
@@ -22,7 +23,6 @@ export const MAX_CHAT = 2000;
 const WARN_AT = 1800;
 /** A flood must not grow the page without end: the oldest messages go first. */
 const MAX_HISTORY = 1000;
-const MAX_OPTIONS = 8;
 /** Scrolled this close to the end counts as reading the newest messages. */
 const NEAR_END_PX = 40;
 const MAX_INPUT_PX = 168;
@@ -64,18 +64,6 @@ export function excerpt(text, max = 80) {
   return chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : chars.join("");
 }
 
-/**
- * @param {string} tag
- * @param {string} className
- * @param {string} [text] set as text, never parsed as markup
- */
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
 export class ChatPanel extends EventTarget {
   /** @param {import("./i18n.js").I18n} i18n */
   constructor(i18n) {
@@ -91,26 +79,14 @@ export class ChatPanel extends EventTarget {
     this.newButton = /** @type {HTMLButtonElement} */ (byId("chat-new"));
     this.form = /** @type {HTMLFormElement} */ (byId("chat-form"));
     this.input = /** @type {HTMLTextAreaElement} */ (byId("chat-input"));
-    this.list = byId("chat-mentions");
     this.sendButton = /** @type {HTMLButtonElement} */ (byId("chat-send"));
     this.counter = byId("chat-counter");
     this.counterText = byId("chat-counter-text");
     this.counterSpoken = byId("chat-counter-spoken");
     this.tooLong = byId("chat-too-long");
 
-    /** @type {Person[]} the others, whom @ can mention */
-    this.people = [];
     /** @type {Map<string, string>} id → name of everyone seen in this call, to render mentions */
     this.names = new Map();
-    /** @type {Person[]} the people picked from the list for the message being written */
-    this.picked = [];
-    /** @type {MentionQuery | null} the "@query" the open list is for */
-    this.mention = null;
-    /** @type {Person[]} */
-    this.options = [];
-    this.active = 0;
-    /** The "@" whose list was closed with Esc (or just used): it stays closed. */
-    this.dismissedAt = -1;
     this.expanded = true;
     /** Messages that came while the chat was collapsed. */
     this.unread = 0;
@@ -118,6 +94,8 @@ export class ChatPanel extends EventTarget {
     this.onScreen = false;
     this.lastSent = { text: "", picked: /** @type {Person[]} */ ([]) };
 
+    this.mentions = new MentionList(this.input, byId("chat-mentions"));
+    this.mentions.addEventListener("change", () => this.refresh());
     this.picker = new EmojiPicker(i18n, {
       toggle: /** @type {HTMLButtonElement} */ (byId("emoji-button")),
       panel: byId("emoji-picker"),
@@ -128,7 +106,7 @@ export class ChatPanel extends EventTarget {
     this.picker.addEventListener("pick", (event) => {
       this.insertAtCaret(/** @type {CustomEvent} */ (event).detail.emoji);
     });
-    this.picker.addEventListener("open", () => this.closeMentions());
+    this.picker.addEventListener("open", () => this.mentions.close());
 
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -136,14 +114,6 @@ export class ChatPanel extends EventTarget {
     });
     this.input.addEventListener("input", () => this.refresh());
     this.input.addEventListener("keydown", (event) => this.keydown(event));
-    this.input.addEventListener("keyup", (event) => {
-      if (["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key) ||
-          (!this.mention && ["ArrowUp", "ArrowDown"].includes(event.key))) this.updateMentions();
-    });
-    this.input.addEventListener("click", () => this.updateMentions());
-    this.input.addEventListener("blur", () => this.closeMentions());
-    // The input keeps focus (and its caret) while the list is clicked or scrolled.
-    this.list.addEventListener("mousedown", (event) => event.preventDefault());
     this.toggle.addEventListener("click", () => this.setExpanded(!this.expanded));
     this.newButton.addEventListener("click", () => this.scrollToEnd());
     this.log.addEventListener("scroll", () => {
@@ -171,9 +141,8 @@ export class ChatPanel extends EventTarget {
 
   /** @param {Participant[]} participants */
   setParticipants(participants) {
-    this.people = participants.filter((participant) => !participant.self).map(({ id, name }) => ({ id, name }));
+    this.mentions.setPeople(participants.filter((participant) => !participant.self).map(({ id, name }) => ({ id, name })));
     for (const { id, name } of participants) this.names.set(id, name);
-    if (this.mention) this.updateMentions();
   }
 
   /**
@@ -246,9 +215,9 @@ export class ChatPanel extends EventTarget {
 
   /** The message went out: empty the composer (kept aside in case the server refuses it). */
   sent() {
-    this.lastSent = { text: this.input.value, picked: this.picked };
+    this.lastSent = { text: this.input.value, picked: this.mentions.picked };
     this.input.value = "";
-    this.picked = [];
+    this.mentions.picked = [];
     this.refresh();
   }
 
@@ -256,7 +225,7 @@ export class ChatPanel extends EventTarget {
   restore() {
     if (this.input.value.trim() || !this.lastSent.text) return;
     this.input.value = this.lastSent.text;
-    this.picked = this.lastSent.picked;
+    this.mentions.picked = this.lastSent.picked;
     this.refresh();
   }
 
@@ -267,11 +236,11 @@ export class ChatPanel extends EventTarget {
     this.newButton.hidden = true;
     this.names.clear();
     this.input.value = "";
-    this.picked = [];
+    this.mentions.picked = [];
     this.lastSent = { text: "", picked: [] };
     this.unread = 0;
     this.picker.close({ refocus: false });
-    this.closeMentions();
+    this.mentions.close();
     this.refresh();
     this.renderUnread();
   }
@@ -280,7 +249,7 @@ export class ChatPanel extends EventTarget {
   send() {
     const text = this.input.value.trim();
     if (!text || charCount(text) > MAX_CHAT) return;
-    emit(this, Events.UI_CHAT_SEND, { text, mentions: mentionedIds(text, this.picked) });
+    emit(this, Events.UI_CHAT_SEND, { text, mentions: mentionedIds(text, this.mentions.picked) });
   }
 
   /**
@@ -289,26 +258,7 @@ export class ChatPanel extends EventTarget {
    */
   keydown(event) {
     if (event.isComposing || event.keyCode === 229) return;
-    if (this.mention) {
-      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-        event.preventDefault();
-        this.moveActive(event.key === "ArrowDown" ? 1 : -1);
-        return;
-      }
-      if ((event.key === "Enter" || event.key === "Tab") && !event.shiftKey) {
-        event.preventDefault();
-        this.pick(this.active);
-        return;
-      }
-      if (event.key === "Escape") {
-        // Only the list closes: no dialog or panel around the chat may see this Esc.
-        event.preventDefault();
-        event.stopPropagation();
-        this.dismissedAt = this.mention.start;
-        this.closeMentions();
-        return;
-      }
-    }
+    if (this.mentions.keydown(event)) return;
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       this.send();
@@ -335,103 +285,7 @@ export class ChatPanel extends EventTarget {
     this.input.style.height = "auto";
     if (this.input.scrollHeight) this.input.style.height = `${Math.min(this.input.scrollHeight, MAX_INPUT_PX)}px`;
     this.input.classList.toggle("scrolls", this.input.scrollHeight > MAX_INPUT_PX);
-    this.updateMentions();
-  }
-
-  /**
-   * Open, filter or close the mention list for the "@query" at the caret.
-   * @private
-   */
-  updateMentions() {
-    const { value, selectionStart, selectionEnd } = this.input;
-    const typing = document.activeElement === this.input && selectionStart === selectionEnd;
-    const found = typing ? mentionAt(value, selectionStart) : null;
-    if (!found || found.start !== this.dismissedAt) this.dismissedAt = -1;
-    if (!found || this.dismissedAt >= 0) {
-      this.closeMentions();
-      return;
-    }
-    const options = matchPeople(this.people, found.query).slice(0, MAX_OPTIONS);
-    if (!options.length) {
-      this.closeMentions();
-      return;
-    }
-    const activeId = this.mention ? this.options[this.active]?.id : undefined;
-    this.mention = found;
-    this.options = options;
-    this.active = Math.max(0, options.findIndex((person) => person.id === activeId));
-    this.renderMentions();
-  }
-
-  /** @private */
-  renderMentions() {
-    this.list.replaceChildren(...this.options.map((person, index) => {
-      const option = element("li", "chat-mention");
-      option.id = `chat-mention-${person.id}`;
-      option.setAttribute("role", "option");
-      option.setAttribute("aria-selected", String(index === this.active));
-      option.dataset.peerId = person.id;
-      const avatar = element("span", "chat-mention-avatar", initials(person.name));
-      avatar.setAttribute("aria-hidden", "true");
-      const id = element("span", "chat-mention-id", `#${person.id.slice(0, 4)}`);
-      id.setAttribute("aria-hidden", "true");
-      option.append(avatar, element("span", "chat-mention-name", person.name), id);
-      option.addEventListener("click", () => this.pick(index));
-      return option;
-    }));
-    this.list.hidden = false;
-    this.input.setAttribute("aria-expanded", "true");
-    this.showActive();
-  }
-
-  /** @private */
-  showActive() {
-    [...this.list.children].forEach((option, index) => {
-      option.setAttribute("aria-selected", String(index === this.active));
-    });
-    const option = this.list.children[this.active];
-    if (option) {
-      this.input.setAttribute("aria-activedescendant", option.id);
-      option.scrollIntoView({ block: "nearest" });
-    }
-  }
-
-  /**
-   * @private
-   * @param {number} step
-   */
-  moveActive(step) {
-    const count = this.options.length;
-    this.active = (this.active + step + count) % count;
-    this.showActive();
-  }
-
-  /** @private */
-  closeMentions() {
-    this.mention = null;
-    this.options = [];
-    this.list.hidden = true;
-    this.list.replaceChildren();
-    this.input.setAttribute("aria-expanded", "false");
-    this.input.removeAttribute("aria-activedescendant");
-  }
-
-  /**
-   * Put "@Name " in place of the "@query" and remember whom it means.
-   * @private
-   * @param {number} index
-   */
-  pick(index) {
-    const person = this.options[index];
-    const mention = this.mention;
-    if (!person || !mention) return;
-    const caret = this.input.selectionStart;
-    const result = insertMention(this.input.value, mention.start, caret, person.name);
-    this.input.value = result.text;
-    this.input.setSelectionRange(result.caret, result.caret);
-    this.picked.push({ id: person.id, name: person.name });
-    this.dismissedAt = mention.start;
-    this.refresh();
+    this.mentions.update();
   }
 
   /**
@@ -458,7 +312,7 @@ export class ChatPanel extends EventTarget {
       this.scrollToEnd();
     } else {
       this.picker.close({ refocus: false });
-      this.closeMentions();
+      this.mentions.close();
     }
     this.render();
   }
