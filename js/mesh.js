@@ -126,7 +126,7 @@ class PeerLink {
     } else if (this.state === "disconnected") {
       this.disconnectTimer = setTimeout(() => {
         if (!this.closed && this.pc.connectionState === "disconnected") this.restartIce();
-      }, DISCONNECTED_GRACE_MS);
+      }, this.mesh.timing.disconnectedGraceMs);
     }
   }
 
@@ -159,7 +159,7 @@ class PeerLink {
   expect() {
     this.graceTimer = setTimeout(() => {
       if (!this.pc.remoteDescription) this.addLocalTrack();
-    }, OFFER_GRACE_MS);
+    }, this.mesh.timing.offerGraceMs);
   }
 
   /** @private */
@@ -267,13 +267,26 @@ class PeerLink {
   }
 }
 
+/**
+ * @typedef {object} MeshTiming
+ * @property {number} offerGraceMs how long an expected offer may take before we call ourselves
+ * @property {number} disconnectedGraceMs how long "disconnected" may last before an ICE restart
+ * @property {number} rebuildBackoffMs the base of the back-off between rebuilds for bad offers
+ */
+
 export class PeerMesh extends EventTarget {
   /**
    * @param {(signal: OutgoingSignal) => void} send delivers a signal to the server
+   * @param {{connect?: (config: RTCConfiguration) => RTCPeerConnection, timing?: Partial<MeshTiming>}} [options]
+   *   connect makes each connection (a stand-in in tests); timing shortens the waits (tests)
    */
-  constructor(send) {
+  constructor(send, { connect = (config) => new RTCPeerConnection(config), timing = {} } = {}) {
     super();
     this.send = send;
+    this.connect = connect;
+    /** @type {MeshTiming} */
+    this.timing = { offerGraceMs: OFFER_GRACE_MS, disconnectedGraceMs: DISCONNECTED_GRACE_MS,
+      rebuildBackoffMs: REBUILD_BACKOFF_MS, ...timing };
     this.selfId = "";
     /** @type {IceServer[]} */
     this.iceServers = [];
@@ -355,10 +368,10 @@ export class PeerMesh extends EventTarget {
     /** @type {RTCIceTransportPolicy} */
     const iceTransportPolicy = this.relayOnly ? "relay" : "all";
     try {
-      return new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle", iceTransportPolicy });
+      return this.connect({ iceServers: this.iceServers, bundlePolicy: "max-bundle", iceTransportPolicy });
     } catch (error) {
       this.warn("-", "ICE servers refused, going on without them", error);
-      return new RTCPeerConnection({ bundlePolicy: "max-bundle", iceTransportPolicy });
+      return this.connect({ bundlePolicy: "max-bundle", iceTransportPolicy });
     }
   }
 
@@ -393,7 +406,7 @@ export class PeerMesh extends EventTarget {
       return;
     }
     if (!link.applied || trouble.timer !== undefined) return;
-    const delay = trouble.badOffers > 1 ? REBUILD_BACKOFF_MS * 2 ** (trouble.badOffers - 2) : 0;
+    const delay = trouble.badOffers > 1 ? this.timing.rebuildBackoffMs * 2 ** (trouble.badOffers - 2) : 0;
     trouble.timer = setTimeout(() => {
       trouble.timer = undefined;
       if (this.links.get(link.id) === link) this.rebuild(link.id, offer);

@@ -103,8 +103,9 @@ ICE_POLICY = """async () => {
     setLocalDescription() { return Promise.resolve(); }
     get localDescription() { return null; }
   }
-  const mesh = new PeerMesh(() => {});
-  mesh.createConnection = () => new FakeConnection();
+  // A short grace period instead of the real 4 s, so the waits below stay short.
+  const grace = 200;
+  const mesh = new PeerMesh(() => {}, { connect: () => new FakeConnection(), timing: { disconnectedGraceMs: grace } });
   mesh.start({ selfId: "b", iceServers: [], stream: new MediaStream() });
   mesh.sync(["a", "b"]);
   const fire = (pc, state) => { pc.connectionState = state; pc.onconnectionstatechange(); };
@@ -116,10 +117,12 @@ ICE_POLICY = """async () => {
   const second = made[1];
   fire(second, "disconnected");
   fire(second, "connected");
-  await new Promise((resolve) => setTimeout(resolve, 4500));
+  // Healed within the grace period: still no restart well after it would have fired.
+  await new Promise((resolve) => setTimeout(resolve, 3 * grace));
   const healed = second.restarts;
   fire(second, "disconnected");
-  await new Promise((resolve) => setTimeout(resolve, 4500));
+  const deadline = performance.now() + 5000;
+  while (second.restarts === 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   const stuck = second.restarts;
   mesh.close();
   return { afterThree, rebuilt, healed, stuck };
