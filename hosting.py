@@ -94,21 +94,17 @@ class Hosting:
         self._on_participants = on_participants
         self._server: Server | None = None
         self._tunnel: TunnelLike | None = None
-        self._lock: asyncio.Lock | None = None
+        # Since Python 3.10 a Lock binds to the loop at its first use, not when it is made.
+        self._lock = asyncio.Lock()
 
     @property
     def server(self) -> Server | None:
         """The running server, or None."""
         return self._server
 
-    def _guard(self) -> asyncio.Lock:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        return self._lock
-
     async def start(self, config: Config, provider: str) -> HostInfo:
         """Start the server, then the tunnel; a tunnel failure leaves the server running and is reported."""
-        async with self._guard():
+        async with self._lock:
             if self._server is not None:
                 raise RuntimeError("already hosting")
             server = self._server_factory(config)
@@ -153,7 +149,7 @@ class Hosting:
 
     async def stop(self) -> None:
         """Stop the tunnel, then the server. Safe to call when nothing runs."""
-        async with self._guard():
+        async with self._lock:
             tunnel, self._tunnel = self._tunnel, None
             server, self._server = self._server, None
             try:

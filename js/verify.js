@@ -75,6 +75,20 @@ export async function certificateFingerprints(pc) {
 }
 
 /**
+ * certificateFingerprints(), or undefined when the connection cannot tell at all (it is closing,
+ * say), which is said on the console rather than thrown at the caller.
+ * @param {RTCPeerConnection} pc
+ */
+async function readCertificates(pc) {
+  try {
+    return await certificateFingerprints(pc);
+  } catch (error) {
+    console.warn("verify: cannot read this connection's certificates", error);
+    return undefined;
+  }
+}
+
+/**
  * The remote certificate that a connection's latest remote description announces, applied or
  * about to be: a re-offer with another fingerprint shows here before DTLS is redone, and before
  * our answer makes it the current description that certificateFingerprints() reads. Not a read
@@ -301,14 +315,9 @@ export class Verifier extends EventTarget {
       return;
     }
     if (this.mesh.connectionState(id) !== "connected") return;
-    let prints = null;
-    try {
-      prints = await certificateFingerprints(pc);
-    } catch (error) {
-      // A connection closing under the poll; the next poll or state change looks again.
-      console.debug("verify: cannot read the certificates in use", error);
-      return;
-    }
+    // Unreadable: a connection closing under the poll; the next poll or state change looks again.
+    const prints = await readCertificates(pc);
+    if (prints === undefined) return;
     if (prints && this.records.get(id) === record && !record.stale && record.pc === pc && !samePrints(prints, record.prints)) {
       this.change(id, "rekeyed");
       this.read(id, this.bump(id));
@@ -349,14 +358,9 @@ export class Verifier extends EventTarget {
       if (this.generation.get(id) !== generation || this.mesh.connectionState(id) !== "connected") return;
       const pc = this.mesh.connection(id);
       if (!pc) return;
-      let prints = null;
-      try {
-        prints = await certificateFingerprints(pc);
-      } catch (error) {
-        // No code can be made: after 10 s the row says "could not verify".
-        console.warn("verify: cannot read this connection's certificates", error);
-        return;
-      }
+      // Unreadable: no code can be made, and after STALL_MS the row says "could not verify".
+      const prints = await readCertificates(pc);
+      if (prints === undefined) return;
       if (!prints || this.withdrawn(id, pc, prints)) continue;
       if (this.generation.get(id) === generation) await this.exchange(id, pc, prints);
       return;

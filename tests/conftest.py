@@ -75,6 +75,14 @@ async def wait_for(condition: Callable[[], Any], timeout: float = 20.0, interval
         await asyncio.sleep(interval)
 
 
+async def holds_for(condition: Callable[[], bool], duration: float, what: str = "condition") -> None:
+    """Poll `condition` for `duration` seconds; fail as soon as it stops holding."""
+    deadline = asyncio.get_running_loop().time() + duration
+    while asyncio.get_running_loop().time() < deadline:
+        assert condition(), f"{what} stopped holding"
+        await asyncio.sleep(0.01)
+
+
 def wait_until(condition: Callable[[], Any], timeout: float = 20.0, interval: float = 0.02,
                message: str = "condition") -> Any:
     """The blocking twin of wait_for, for threads and sync tests."""

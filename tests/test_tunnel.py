@@ -7,7 +7,7 @@ import base64
 import os
 import random
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from tunnel import (
     write_known_hosts,
 )
 
-from conftest import require_tool, wait_for  # noqa: E402
+from conftest import holds_for, require_tool, wait_for  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tunnel"
 FAKEBIN = Path(__file__).parent / "fakebin"
@@ -46,14 +46,6 @@ RECORDED = {
 def recorded(name: str) -> str:
     """The recorded output exactly as the process wrote it (CRLF and escape codes kept)."""
     return (FIXTURES / name).read_bytes().decode("utf-8")
-
-
-async def holds_for(condition: Callable[[], bool], duration: float, what: str = "condition") -> None:
-    """Poll `condition` for `duration` seconds; fail as soon as it stops holding."""
-    deadline = asyncio.get_running_loop().time() + duration
-    while asyncio.get_running_loop().time() < deadline:
-        assert condition(), f"{what} stopped holding"
-        await asyncio.sleep(0.01)
 
 
 def alive(pid: int) -> bool:
