@@ -4,7 +4,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test setup setup-dev system-deps bench clean
+.PHONY: run test setup setup-dev system-deps bench screenshots clean
 
 run: setup
 	$(PY) main.py $(ARGS)
@@ -18,6 +18,10 @@ test: setup-dev
 
 bench: setup-dev
 	$(PY) -m bench $(ARGS)
+
+# Pictures of a busy call for people to look at (artifacts/); not part of `make test`.
+screenshots: setup-dev
+	$(PY) -m pytest -q tests/screenshots.py
 
 system-deps:
 	@bash scripts/system-deps.sh
