@@ -320,7 +320,7 @@ async def test_verify_codes_match_and_can_be_marked_verified(
     await expect(dialog).to_be_visible()
     await expect(dialog.get_by_role("img", name=await code_label(alice, alice_sees))).to_be_visible()
     await expect(dialog.locator(".code-name")).to_have_text(await spoken_names(alice, alice_sees))
-    await expect(dialog).to_contain_text("Read these four pictures aloud to each other")
+    await expect(dialog).to_contain_text("Read the names of these four pictures aloud to each other")
     await expect(dialog).to_contain_text("If they differ, someone is in the middle.")
     await expect(dialog).to_contain_text("What it protects")
     await expect(dialog.get_by_role("button", name="Close")).to_be_focused()
