@@ -3,6 +3,7 @@ settings dialog says about it, in Chromium and in Firefox."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -43,33 +44,37 @@ async def test_features_are_detected_not_sniffed(browser: Browser, start_server:
     await tab.clean()
 
 
-async def settings_lines(tab: Any) -> list[str]:
+async def settings_lines(tab: Any, picture: Path) -> list[str]:
+    """The lines under "This browser" in Settings; a picture of the dialog, once the page is checked
+    clean (a screenshot in Firefox makes the driver insert a style tag that the CSP refuses)."""
     page = tab.page
     await page.get_by_role("button", name="Settings").click()
     features = page.get_by_role("list", name="This browser")
     await expect(features).to_be_visible()
     lines = await features.get_by_role("listitem").all_text_contents()
+    await tab.clean()
+    await page.screenshot(path=picture, animations="disabled")
     await page.get_by_role("button", name="Cancel").click()
     return lines
 
 
-async def test_settings_say_what_chromium_has(browser: Browser, start_server: Callable[..., RunningServer]) -> None:
+async def test_settings_say_what_chromium_has(browser: Browser, start_server: Callable[..., RunningServer],
+                                             artifacts: Path) -> None:
     tab = await open_tab(browser, start_server().invite())
     # Chromium 156 has all four.
     assert await tab.page.evaluate(HERE) == {"redundancy": True, "remoteCertificates": True, "speakerChoice": True,
                                              "encodedTransforms": True}
-    assert await settings_lines(tab) == [
+    assert await settings_lines(tab, artifacts / "settings-chromium-desktop.png") == [
         "Sends each stretch of speech twice (Opus RED), so it holds up on a lossy network."]
-    await tab.clean()
 
 
-async def test_settings_say_what_firefox_lacks(firefox: Browser, start_server: Callable[..., RunningServer]) -> None:
+async def test_settings_say_what_firefox_lacks(firefox: Browser, start_server: Callable[..., RunningServer],
+                                              artifacts: Path) -> None:
     tab = await open_tab(firefox, start_server().invite())
     # Firefox ESR 153: no audio/red among its codecs; getRemoteCertificates, setSinkId and
     # RTCRtpScriptTransform are there.
     assert await tab.page.evaluate(HERE) == {"redundancy": False, "remoteCertificates": True, "speakerChoice": True,
                                              "encodedTransforms": True}
-    lines = await settings_lines(tab)
+    lines = await settings_lines(tab, artifacts / "firefox-settings-desktop.png")
     assert lines == ["No voice redundancy (Opus RED) in this browser: on a lossy network speech breaks up sooner. "
                      "Opus's own error correction still works."]
-    await tab.clean()
