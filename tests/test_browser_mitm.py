@@ -89,6 +89,8 @@ async def test_browser_mitm_forged_reoffer_after_verification_warns_at_once(
         await expect(bob_row).to_have_attribute("data-verify", "changed")
         await expect(bob_row.locator(".verify-badge")).not_to_have_text("verified")
         await expect(bob_row.get_by_label("Verification code")).to_be_hidden()
+        await expect(bob_row.locator(".verify-code")).to_have_text(
+            "The code changed. Say nothing private to Bob until a new code shows and you have compared it aloud.")
         toast = alice.page.locator("#toasts").get_by_text("The verification code for Bob changed")
         await expect(toast).to_be_visible()
         assert mitm.dropped_verify > 0, "the relay blocked the new exchange"
