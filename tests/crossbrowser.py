@@ -7,7 +7,14 @@ Firefox ESR 153 under Playwright 1.57 (WebDriver BiDi), as found while writing t
   line of currentLocalDescription, the remote one from RTCDtlsTransport.getRemoteCertificates();
 - every Playwright screenshot inserts a `<style>body {}</style>` that the page's strict CSP blocks,
   and Firefox logs that as a console error: the driver's, not the page's. So each test checks
-  Tab.clean() before its first screenshot and takes its screenshots last.
+  Tab.clean() before its first screenshot and takes its screenshots last;
+- headless Firefox draws classic scrollbars (a dark strip at the right edge of the screenshots),
+  where headless Chromium hides them;
+- its inbound-rtp audioLevel is measured as the audio arrives, not at playout: a muted <audio>
+  element leaves it unchanged (in Chromium it falls to zero), so it cannot prove a peer unheard;
+- new_context(reduced_motion=...) and emulate_media() change nothing: Playwright 1.57 sends no
+  media-feature emulation over BiDi, so prefers-reduced-motion stays "no-preference" (the pref
+  ui.prefersReducedMotion would set it for the whole browser).
 """
 
 from __future__ import annotations

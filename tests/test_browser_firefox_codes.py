@@ -48,19 +48,29 @@ async def remote_fingerprint(tab: Tab, peer_id: str) -> str | None:
     return await tab.page.evaluate(REMOTE_CERTIFICATE, peer_id)
 
 
-async def in_call(open_in: OpenIn, server: RunningServer, pair: tuple[str, str]) -> tuple[Tab, Tab, str, str]:
-    alice, bob = await joined(open_in, server, [(pair[0], "Alice"), (pair[1], "Bob")])
+async def in_call(open_in: OpenIn, server: RunningServer, pair: tuple[str, str],
+                  alice_first: bool = True) -> tuple[Tab, Tab, str, str]:
+    """Alice (Firefox) and Bob hearing each other. The newcomer offers: with alice_first, Bob's
+    browser offers and Firefox answers (and picks the DTLS role); otherwise the other way round."""
+    people = [(pair[0], "Alice"), (pair[1], "Bob")]
+    if alice_first:
+        alice, bob = await joined(open_in, server, people)
+    else:
+        bob, alice = await joined(open_in, server, people[::-1])
     await hearing(alice, 1)
     await hearing(bob, 1)
     return alice, bob, await alice.self_id(), await bob.self_id()
 
 
+@pytest.mark.parametrize("alice_first", [pytest.param(True, id="firefox-answers"),
+                                         pytest.param(False, id="firefox-offers")])
 @pytest.mark.parametrize("pair", PAIRS)
 async def test_firefox_codes_equal_on_both_ends_and_to_the_computed_code(
-        open_in: OpenIn, start_server: Callable[..., RunningServer], artifacts: Path, pair: tuple[str, str]) -> None:
+        open_in: OpenIn, start_server: Callable[..., RunningServer], artifacts: Path, pair: tuple[str, str],
+        alice_first: bool) -> None:
     server = start_server()
     steps = record_verify_steps(server)
-    alice, bob, a_id, b_id = await in_call(open_in, server, pair)
+    alice, bob, a_id, b_id = await in_call(open_in, server, pair, alice_first)
 
     alice_sees, bob_sees = await code_shown(alice, b_id), await code_shown(bob, a_id)
     assert len(alice_sees) == 4
@@ -80,7 +90,7 @@ async def test_firefox_codes_equal_on_both_ends_and_to_the_computed_code(
     await expect(entry(alice, b_id)).to_have_attribute("data-verify", "verified")
     await alice.clean()
     await bob.clean()
-    suffix = f"with-{pair[1]}"
+    suffix = f"with-{pair[1]}" + ("" if alice_first else "-firefox-offers")
     await alice.page.screenshot(path=artifacts / f"firefox-verify-roster-desktop-{suffix}.png", animations="disabled")
     await open_verify(alice, b_id)
     await expect(dialog).to_contain_text("Verified for this call")
