@@ -139,11 +139,11 @@ async def firefox_link(tab: Tab) -> dict[str, Any]:
     return dict(links[0])
 
 
-def code_of(label: str | None) -> list[str]:
-    """The emoji of a code from its accessible name ("Verification code: 🐶 🚀 …"), whatever words
-    (the symbols' spoken names, say) come with them: each symbol (So) with its variation selectors."""
+def code_of(text: str | None) -> list[str]:
+    """The emoji in a text, whatever words come with them: each symbol (So) with its variation
+    selectors. A row that shows no code must have none to read aloud."""
     emoji: list[str] = []
-    for char in (label or "").split(":", 1)[-1]:
+    for char in text or "":
         if unicodedata.category(char) == "So":
             emoji.append(char)
         elif emoji and unicodedata.category(char) in ("Mn", "Cf"):
@@ -152,5 +152,8 @@ def code_of(label: str | None) -> list[str]:
 
 
 async def code_in(code: Locator) -> list[str]:
-    """The code one element shows, read from its accessible name as a screen reader would."""
-    return code_of(await code.get_attribute("aria-label"))
+    """The code one element shows: its pictures, whose spoken names (shown under them) make its
+    accessible name, "Verification code: dog, rocket, key, anchor"."""
+    names = await code.locator(".code-name").all_text_contents()
+    assert await code.get_attribute("aria-label") == f"Verification code: {', '.join(names)}"
+    return await code.locator(".code-emoji").all_text_contents()

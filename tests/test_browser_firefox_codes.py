@@ -21,16 +21,15 @@ from crossbrowser import (CONNECTED, PAIRS, OpenIn, code_in, code_of, der_finger
                           joined, kind_of, open_in)
 from test_browser_mitm import REMOTE_CERTIFICATE, mark_verified, open_verify
 from test_browser_verify import (LOCAL_FINGERPRINT, TIMEOUT_MS, entry, expected_code, loopback_aiortc,  # noqa: F401
-                                 mitm_in, record_verify_steps, revealed, sdp_fingerprint)
+                                 mitm_in, record_verify_steps, revealed, sdp_fingerprint, shown_code)
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 
 async def code_shown(tab: Tab, peer_id: str) -> list[str]:
-    """The code in one peer's roster entry (once there), as its accessible name reads it."""
-    code = entry(tab, peer_id).locator(".verify-code")
-    await expect(code).to_be_visible(timeout=TIMEOUT_MS)
-    return await code_in(code)
+    """The code in one peer's roster entry (once there): its pictures, their names and its
+    accessible name checked as in the Chromium tests."""
+    return (await shown_code(tab, peer_id)).split(" ")
 
 
 async def local_fingerprint(tab: Tab, peer_id: str) -> str:
