@@ -335,6 +335,10 @@ async def test_verify_codes_match_and_can_be_marked_verified(
     # Phone: the roster entry and the dialog still fit.
     await page.set_viewport_size(PHONE)
     await entry(alice, b_id).scroll_into_view_if_needed()
+    row = await entry(alice, b_id).bounding_box()
+    code = await entry(alice, b_id).locator(".verify-code").bounding_box()
+    assert row and code and row["x"] <= code["x"] and code["x"] + code["width"] <= row["x"] + row["width"], (
+        f"the code {code} sticks out of its row {row}")
     await page.screenshot(path=artifacts / "verify-roster-phone.png", animations="disabled")
     await page.keyboard.press("Enter")
     await expect(dialog).to_be_visible()
