@@ -29,6 +29,7 @@ What Firefox does differently, found while writing these:
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Callable
 
@@ -38,9 +39,8 @@ from playwright.async_api import Browser, expect
 import test_browser_call as call_scenarios
 import test_browser_chat as chat_scenarios
 import test_browser_chat_mentions as mention_scenarios
-import test_browser_resilience as resilience_scenarios
 import test_browser_soundcheck as soundcheck_scenarios
-from conftest import RunningServer, wait_for
+from conftest import RunningServer, free_port, wait_for
 from browser import CONNECT_TIMEOUT, DESKTOP, PHONE, Tab, hearing, joined_call, open_tab, roster_is
 from chat_page import chat_input, chat_tab, message_count, messages, send
 
@@ -161,6 +161,38 @@ async def test_firefox_soundcheck_refused_when_busy(firefox: Browser,
 
 
 # -- privacy mode, settings, modals, keyboard ---------------------------------------------
+
+async def test_firefox_privacy_mode_fails_closed_on_a_blocked_port_and_relays_otherwise(
+        firefox: Browser, start_server: Callable[..., RunningServer]) -> None:
+    """Firefox refuses a TURN URL on a port of its blocked list ("turn:127.0.0.1:9" throws
+    "uses a port that is blocked" from new RTCPeerConnection), where Chromium takes it: the
+    Chromium privacy scenario's relay on port 9 cannot run here. Firefox's page must then refuse
+    to connect and say why; with a relay on an ordinary port, the links are relay only."""
+    for port, relays in ((9, False), (free_port(socket.SOCK_DGRAM), True)):
+        server = start_server(capacity=2, ice_servers=(
+            {"urls": f"turn:127.0.0.1:{port}", "username": "u", "credential": "p"},))
+        alice = await open_tab(firefox, server.invite())
+        await alice.page.get_by_role("button", name="Settings").click()
+        await alice.page.get_by_label("Privacy mode: relay only").check()
+        await alice.page.get_by_role("button", name="Save").click()
+        await alice.page.get_by_label("Name", exact=True).fill("Alice")
+        await alice.join_button.click()
+        if not relays:
+            await expect(alice.page.locator("#form-message")).to_contain_text("the browser refused this server's relay")
+            await expect(alice.join_button).to_be_enabled()
+            assert server.call(lambda: len(server.server.state.room.participants)) == 0
+            await alice.clean()
+            continue
+        await expect(alice.leave_button).to_be_visible(timeout=TIMEOUT_MS)
+        bob = await open_tab(firefox, server.invite())
+        await bob.join("Bob")
+        b_id = await bob.self_id()
+        policy = f"window.secretCall.iceTransportPolicy('{b_id}')"
+        assert await wait_for(lambda: alice.page.evaluate(policy), timeout=CONNECT_TIMEOUT,
+                              message="Alice's link to Bob") == "relay"
+        assert await bob.page.evaluate(f"window.secretCall.iceTransportPolicy('{await alice.self_id()}')") == "all"
+        await alice.clean()
+
 
 async def test_firefox_settings_validate_stun(firefox: Browser, start_server: Callable[..., RunningServer]) -> None:
     await call_scenarios.test_browser_call_settings_validate_stun(firefox, start_server)
