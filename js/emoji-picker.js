@@ -6,7 +6,7 @@
  */
 import { emit } from "./events.js";
 
-/** Each emoji with the locale key of its accessible name, in rows of COLUMNS. */
+/** Each emoji with the locale key of its accessible name, in rows of COLUMNS (TOUCH_COLUMNS for fingers). */
 export const EMOJI = Object.freeze([
   ["😀", "emojiGrinning"], ["😂", "emojiJoy"], ["🙂", "emojiSmile"], ["😉", "emojiWink"],
   ["😊", "emojiBlush"], ["😍", "emojiHeartEyes"], ["😎", "emojiCool"], ["🤔", "emojiThinking"],
@@ -23,6 +23,10 @@ export const EMOJI = Object.freeze([
 ].map(([emoji, key]) => Object.freeze({ emoji, key })));
 
 export const COLUMNS = 8;
+/** Where a finger picks (a coarse pointer), fewer and bigger: each a 44 px target even on a phone. */
+export const TOUCH_COLUMNS = 6;
+/** The same query as css/touch.css, which draws the rows this many wide. */
+const COARSE = "(pointer: coarse)";
 
 /** What a click outside may land on and keep focus for itself. */
 const FOCUSABLE = "button, [href], input, select, textarea, [tabindex]";
@@ -45,7 +49,10 @@ export class EmojiPicker extends EventTarget {
     this.buttons = [];
     /** The button that holds the grid's one tab stop. */
     this.current = 0;
+    this.coarse = matchMedia(COARSE);
+    this.columns = COLUMNS;
     this.build();
+    this.coarse.addEventListener("change", () => this.layout());
     this.onMouseDown = (/** @type {MouseEvent} */ event) => this.mouseDown(event);
 
     toggle.addEventListener("click", () => (this.isOpen ? this.close() : this.open()));
@@ -83,18 +90,7 @@ export class EmojiPicker extends EventTarget {
 
   /** @private */
   build() {
-    /** @type {HTMLElement | null} */
-    let row = null;
     EMOJI.forEach(({ emoji }, index) => {
-      if (index % COLUMNS === 0) {
-        row = document.createElement("div");
-        row.className = "emoji-row";
-        row.setAttribute("role", "row");
-        this.grid.append(row);
-      }
-      const cell = document.createElement("span");
-      cell.className = "emoji-cell";
-      cell.setAttribute("role", "gridcell");
       const button = document.createElement("button");
       button.type = "button";
       button.className = "emoji";
@@ -104,11 +100,34 @@ export class EmojiPicker extends EventTarget {
         this.moveTo(index, false);
         emit(this, "pick", { emoji });
       });
-      cell.append(button);
-      /** @type {HTMLElement} */ (row).append(cell);
       this.buttons.push(button);
     });
+    this.layout();
     this.label();
+  }
+
+  /**
+   * Puts the buttons in rows as wide as the pointer wants; the arrow keys follow the rows.
+   * @private
+   */
+  layout() {
+    this.columns = this.coarse.matches ? TOUCH_COLUMNS : COLUMNS;
+    /** @type {HTMLElement[]} */
+    const rows = [];
+    this.buttons.forEach((button, index) => {
+      if (index % this.columns === 0) {
+        const row = document.createElement("div");
+        row.className = "emoji-row";
+        row.setAttribute("role", "row");
+        rows.push(row);
+      }
+      const cell = button.parentElement || document.createElement("span");
+      cell.className = "emoji-cell";
+      cell.setAttribute("role", "gridcell");
+      cell.append(button);
+      rows[rows.length - 1].append(cell);
+    });
+    this.grid.replaceChildren(...rows);
   }
 
   /** @private */
@@ -148,15 +167,16 @@ export class EmojiPicker extends EventTarget {
     }
     const index = this.buttons.indexOf(/** @type {HTMLButtonElement} */ (event.target));
     if (index < 0) return;
-    const rowStart = index - (index % COLUMNS);
+    const columns = this.columns;
+    const rowStart = index - (index % columns);
     /** @type {Record<string, number>} */
     const moves = {
       ArrowRight: index + 1,
       ArrowLeft: index - 1,
-      ArrowDown: index + COLUMNS <= this.buttons.length - 1 ? index + COLUMNS : index,
-      ArrowUp: index - COLUMNS >= 0 ? index - COLUMNS : index,
+      ArrowDown: index + columns <= this.buttons.length - 1 ? index + columns : index,
+      ArrowUp: index - columns >= 0 ? index - columns : index,
       Home: event.ctrlKey ? 0 : rowStart,
-      End: event.ctrlKey ? this.buttons.length - 1 : Math.min(rowStart + COLUMNS - 1, this.buttons.length - 1),
+      End: event.ctrlKey ? this.buttons.length - 1 : Math.min(rowStart + columns - 1, this.buttons.length - 1),
     };
     if (!(event.key in moves)) return;
     event.preventDefault();
