@@ -35,6 +35,16 @@ WATCHER = """async () => {
   const seen = [];
   watcher.addEventListener(Events.PEER_PATH, (event) => seen.push(event.detail));
   const settle = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  // Resolves with the first path event for `id` that passes `test` (or null after 2 s).
+  const news = (id, test) => new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), 2000);
+    watcher.addEventListener(Events.PEER_PATH, function listen(event) {
+      if (event.detail.id !== id || !test(event.detail)) return;
+      clearTimeout(timer);
+      watcher.removeEventListener(Events.PEER_PATH, listen);
+      resolve(event.detail);
+    });
+  });
   const out = {};
 
   out.classify = [["host", "host"], ["host", "srflx"], ["prflx", "host"], ["srflx", "relay"], ["relay", "host"]]
@@ -52,8 +62,9 @@ WATCHER = """async () => {
   mesh.set("a", "connecting");
   out.retrying = watcher.view("a").unreachable;
   mesh.stats.a = pair("relay", "srflx", "tcp");
+  const pathRead = news("a", (info) => info.path !== "");
   mesh.set("a", "connected");
-  await settle(50);
+  await pathRead;
   out.connected = watcher.view("a");
   // Broken after it worked: a hiccup, not blocked networks.
   mesh.set("a", "disconnected");
@@ -63,7 +74,7 @@ WATCHER = """async () => {
   // The side that never sees "failed" (the other one restarted ICE) gives up after a while.
   mesh.set("b", "connecting");
   out.before = watcher.view("b").unreachable;
-  await settle(400);
+  await news("b", (info) => info.unreachable);
   out.after = watcher.view("b").unreachable;
   mesh.iceServers = [{urls: "turn:198.18.0.2:3478", username: "u", credential: "p"}];
   out.turn = watcher.view("b").turn;
@@ -74,6 +85,7 @@ WATCHER = """async () => {
   mesh.stats.c = pair("host", "host");
   mesh.set("c", "connecting");
   mesh.set("c", "connected");
+  // Nothing should happen: wait past the moment the 300 ms timer would have fired.
   await settle(400);
   out.quick = seen.filter((info) => info.id === "c").map((info) => [info.path, info.unreachable]);
   return out;
